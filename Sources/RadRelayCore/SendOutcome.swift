@@ -7,3 +7,11 @@ public enum SendOutcome: Sendable, Equatable {
     /// The attempt failed; `status` is the remote's status when there was one.
     case failed(FailureClass, status: DIMSEStatus?, detail: String)
 }
+
+extension SendOutcome {
+    /// The remote's status when the attempt failed with one.
+    public var failureStatus: DIMSEStatus? {
+        if case .failed(_, let status, _) = self { return status }
+        return nil
+    }
+}

@@ -1,0 +1,33 @@
+# radrelay — the README's two commands are `make run` and `make test`.
+# Both install what they need on Debian 12 (scripts/setup.sh is idempotent) and build first.
+
+SWIFT ?= swift
+CONFIG ?= etc/radrelay.yaml
+BIN_DIR = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
+
+.PHONY: run test build setup setup-test check-config clean
+
+## run: install system packages, build, and run the daemon on etc/radrelay.yaml (Ctrl-C stops it)
+run: setup build
+	TCP_NODELAY=1 exec $(BIN_DIR)/radrelayd --config $(CONFIG)
+
+## test: install system and test packages (DCMTK tools, Orthanc, pydicom), build, run every test
+test: setup-test
+	$(SWIFT) build --build-tests
+	RADRELAY_BIN_DIR=$(BIN_DIR) $(SWIFT) test --skip-build
+
+build:
+	$(SWIFT) build
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh --test
+
+## check-config: validate $(CONFIG) like `nginx -t`
+check-config: build
+	$(BIN_DIR)/radrelayd --check-config --config $(CONFIG)
+
+clean:
+	rm -rf .build var

@@ -1,0 +1,31 @@
+// Helpers shared by the shim's translation units; not part of the public C header.
+#ifndef RR_INTERNAL_H
+#define RR_INTERNAL_H
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/ofstd/ofcond.h"
+
+#include "rr_dcmtk.h"
+
+#include <cstddef>
+
+namespace rr {
+
+/// Copies a C string into a fixed buffer, always NUL-terminating (NULL source → empty).
+void copyString(char *destination, std::size_t capacity, const char *source);
+
+/// Resets an error to "no error"; NULL is fine.
+void clearError(rr_error *error);
+
+/// Copies an OFCondition's module, code and text; NULL is fine.
+void setError(rr_error *error, const OFCondition &condition);
+
+/// Records a shim-level failure (module 0) with a constant message; NULL is fine.
+void setError(rr_error *error, const char *message);
+
+/// Records that a C++ exception was caught at the boundary.
+void setExceptionError(rr_error *error);
+
+}  // namespace rr
+
+#endif

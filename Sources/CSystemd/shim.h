@@ -1,0 +1,5 @@
+#ifndef RADRELAY_CSYSTEMD_SHIM_H
+#define RADRELAY_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#endif

@@ -1,0 +1,36 @@
+/// In-memory health of one destination as its workers see it: after a destination-level
+/// failure no worker of that destination starts another attempt until the backoff has passed,
+/// so an unreachable destination costs one connection attempt per backoff step, not one per
+/// queued object (DESIGN §5: "no hot retry loops"). A later issue persists this as a full
+/// circuit breaker in `destination_health`.
+public struct DestinationGate: Sendable, Equatable {
+    public private(set) var consecutiveFailures: Int = 0
+    public private(set) var closedUntil: EpochSeconds?
+    public private(set) var lastFailure: FailureClass?
+
+    public init() {}
+
+    /// True when a worker may start an attempt at `now`.
+    public func isOpen(at now: EpochSeconds) -> Bool {
+        guard let closedUntil else { return true }
+        return now >= closedUntil
+    }
+
+    /// Records the outcome of an attempt. Object-level failures say nothing about the
+    /// destination's health and leave the gate as it is.
+    public mutating func record(_ outcome: SendOutcome, now: EpochSeconds, policy: RetryPolicy, unitRandom: Double) {
+        switch outcome {
+        case .delivered:
+            consecutiveFailures = 0
+            closedUntil = nil
+            lastFailure = nil
+        case .failed(let failure, _, _) where failure.isDestinationLevel:
+            consecutiveFailures += 1
+            lastFailure = failure
+            closedUntil = now + policy.backoff(afterAttempt: consecutiveFailures, unitRandom: unitRandom)
+        case .failed:
+            consecutiveFailures = 0
+            closedUntil = nil
+        }
+    }
+}

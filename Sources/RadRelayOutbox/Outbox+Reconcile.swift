@@ -1,0 +1,96 @@
+import GRDB
+import RadRelayCore
+
+/// What startup reconcile found and repaired.
+public struct ReconcileReport: Sendable, Equatable {
+    /// Active deliveries (their worker died with the last process) put back to queued.
+    public var requeuedActive: Int
+    /// Files in `spool/incoming/` deleted: objects whose reception never finished, never
+    /// acknowledged.
+    public var deletedPartFiles: Int
+    /// Files in `spool/` deleted because no live instance row needs them: never acknowledged
+    /// (the process died between rename and commit), or released by a commit whose unlink the
+    /// crash interrupted.
+    public var deletedOrphanFiles: Int
+    /// Instances whose spool file is missing although deliveries still need it.
+    public var missingFiles: Int
+    /// Pending deliveries dead-lettered with `spool_missing` because their file is gone. Each
+    /// is an acknowledged object that will not be delivered: log it at critical level.
+    public var deadSpoolMissing: Int
+    /// Files that could not be deleted (permissions, I/O errors); they are retried next time.
+    public var undeletableFiles: Int
+
+    /// Creates a report.
+    public init(
+        requeuedActive: Int = 0,
+        deletedPartFiles: Int = 0,
+        deletedOrphanFiles: Int = 0,
+        missingFiles: Int = 0,
+        deadSpoolMissing: Int = 0,
+        undeletableFiles: Int = 0
+    ) {
+        self.requeuedActive = requeuedActive
+        self.deletedPartFiles = deletedPartFiles
+        self.deletedOrphanFiles = deletedOrphanFiles
+        self.missingFiles = missingFiles
+        self.deadSpoolMissing = deadSpoolMissing
+        self.undeletableFiles = undeletableFiles
+    }
+}
+
+extension Outbox {
+    // MARK: - Startup reconcile
+
+    /// Brings rows and files back into agreement after any kind of stop (DESIGN §4). Run it once
+    /// at startup, after taking the state directory lock and before the listener opens: it
+    /// assumes nothing else touches the outbox or the spool meanwhile.
+    ///
+    /// 1. Every active delivery → queued, lease cleared (attempts stay counted).
+    /// 2. Every pending delivery whose instance file is missing → dead, class `spool_missing`.
+    /// 3. After the commit: every file in `spool/incoming/`, and every file in `spool/` that no
+    ///    live instance row names, is deleted (none of them was ever acknowledged, or they were
+    ///    already released).
+    ///
+    /// The caller logs the report; `deadSpoolMissing > 0` deserves a critical log and an alert,
+    /// because each of those objects was acknowledged to its sender.
+    public func reconcile(now: EpochSeconds) throws -> ReconcileReport {
+        var report = ReconcileReport()
+        let incoming = try spool.incomingFiles()
+        let stored = Set(try spool.storedFiles())
+
+        let orphans: [String] = try pool.write { db in
+            report.requeuedActive = try db.run(
+                "UPDATE delivery SET state = 'queued', lease_until = NULL WHERE state = 'active'"
+            )
+            var live: Set<String> = []
+            for row in try db.rows("SELECT id, spool_path FROM instance WHERE spool_removed_at IS NULL") {
+                let id: Int64 = row["id"]
+                let path: String = row["spool_path"]
+                if stored.contains(path) {
+                    live.insert(path)
+                    continue
+                }
+                report.missingFiles += 1
+                report.deadSpoolMissing += try db.run(
+                    """
+                    UPDATE delivery
+                    SET state = 'dead', lease_until = NULL, next_attempt_at = NULL, last_error_class = ?,
+                        last_error_detail = 'spool file missing at startup', last_status = NULL
+                    WHERE instance_id = ? AND state IN ('queued', 'active', 'deferred', 'held')
+                    """,
+                    [FailureClass.spoolMissing.rawValue, id]
+                )
+                try db.run("UPDATE instance SET spool_removed_at = ? WHERE id = ?", [now, id])
+            }
+            return stored.subtracting(live).sorted()
+        }
+
+        for path in incoming {
+            if POSIX.unlinkIfPresent(path) == nil { report.deletedPartFiles += 1 } else { report.undeletableFiles += 1 }
+        }
+        for path in orphans {
+            if spool.remove(relative: path) { report.deletedOrphanFiles += 1 } else { report.undeletableFiles += 1 }
+        }
+        return report
+    }
+}

@@ -1,0 +1,22 @@
+/// Errors the outbox raises besides SQLite's own (`GRDB.DatabaseError`) and the file system's
+/// (`FileSystemError`).
+public enum OutboxError: Error, Equatable, CustomStringConvertible {
+    /// An ingest request is malformed; nothing was written.
+    case invalidRequest(String)
+    /// No delivery has this id.
+    case noSuchDelivery(Int64)
+    /// A stored value cannot be read back as its type (a row edited by hand, or a bug).
+    case corruptRow(String)
+    /// The database did not accept WAL, `synchronous=FULL` or foreign keys, so acknowledging
+    /// objects would break the durability promise (DESIGN §1.1).
+    case unsafeDatabaseSettings(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRequest(let why): return "invalid ingest request: \(why)"
+        case .noSuchDelivery(let id): return "no delivery with id \(id)"
+        case .corruptRow(let why): return "corrupt outbox row: \(why)"
+        case .unsafeDatabaseSettings(let settings): return "database refused durable settings (\(settings))"
+        }
+    }
+}
