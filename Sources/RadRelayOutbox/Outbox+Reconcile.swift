@@ -63,24 +63,14 @@ extension Outbox {
                 "UPDATE delivery SET state = 'queued', lease_until = NULL WHERE state = 'active'"
             )
             var live: Set<String> = []
+            var missing: [Int64] = []
             for row in try db.rows("SELECT id, spool_path FROM instance WHERE spool_removed_at IS NULL") {
-                let id: Int64 = row["id"]
                 let path: String = row["spool_path"]
-                if stored.contains(path) {
-                    live.insert(path)
-                    continue
-                }
-                report.missingFiles += 1
-                report.deadSpoolMissing += try db.run(
-                    """
-                    UPDATE delivery
-                    SET state = 'dead', lease_until = NULL, next_attempt_at = NULL, last_error_class = ?,
-                        last_error_detail = 'spool file missing at startup', last_status = NULL
-                    WHERE instance_id = ? AND state IN ('queued', 'active', 'deferred', 'held')
-                    """,
-                    [FailureClass.spoolMissing.rawValue, id]
-                )
-                try db.run("UPDATE instance SET spool_removed_at = ? WHERE id = ?", [now, id])
+                if stored.contains(path) { live.insert(path) } else { missing.append(row["id"]) }
+            }
+            report.missingFiles = missing.count
+            if !missing.isEmpty {
+                report.deadSpoolMissing = try Outbox.deadLetterMissing(missing, now: now, db: db)
             }
             return stored.subtracting(live).sorted()
         }
@@ -92,5 +82,29 @@ extension Outbox {
             if spool.remove(relative: path) { report.deletedOrphanFiles += 1 } else { report.undeletableFiles += 1 }
         }
         return report
+    }
+
+    /// Dead-letters the pending deliveries of `instanceIDs` and marks their files removed, as
+    /// two set-wide statements: a wiped spool can mean a million rows, and one statement per
+    /// row would hold the daemon's start for minutes.
+    private static func deadLetterMissing(_ instanceIDs: [Int64], now: EpochSeconds, db: Database) throws -> Int {
+        try db.execute(sql: "CREATE TEMP TABLE reconcile_missing (id INTEGER PRIMARY KEY)")
+        defer { try? db.execute(sql: "DROP TABLE temp.reconcile_missing") }
+        let insert = try db.makeStatement(sql: "INSERT INTO temp.reconcile_missing (id) VALUES (?)")
+        for id in instanceIDs { try insert.execute(arguments: [id]) }
+        let dead = try db.run(
+            """
+            UPDATE delivery
+            SET state = 'dead', lease_until = NULL, next_attempt_at = NULL, last_error_class = ?,
+                last_error_detail = 'spool file missing at startup', last_status = NULL
+            WHERE state IN ('queued', 'active', 'deferred', 'held')
+              AND instance_id IN (SELECT id FROM temp.reconcile_missing)
+            """,
+            [FailureClass.spoolMissing.rawValue]
+        )
+        try db.run(
+            "UPDATE instance SET spool_removed_at = ? WHERE id IN (SELECT id FROM temp.reconcile_missing)", [now]
+        )
+        return dead
     }
 }

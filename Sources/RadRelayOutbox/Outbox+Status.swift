@@ -171,15 +171,22 @@ extension Outbox {
     public func deliveries(destination: String? = nil, state: DeliveryState? = nil, limit: Int = 1000) throws
         -> [DeliveryRecord]
     {
-        try pool.read { db in
-            try db.rows(
-                """
-                SELECT * FROM delivery
-                WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR state = ?2)
-                ORDER BY id LIMIT ?3
-                """,
-                [destination, state?.rawValue, limit]
-            ).map(Outbox.deliveryRecord)
+        // Only the filters given go into the SQL, so each combination gets its own index plan
+        // instead of one "? IS NULL OR …" plan that scans.
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let destination {
+            conditions.append("destination = ?")
+            arguments += [destination]
+        }
+        if let state {
+            conditions.append("state = ?")
+            arguments += [state.rawValue]
+        }
+        arguments += [limit]
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try pool.read { db in
+            try db.rows("SELECT * FROM delivery \(filter) ORDER BY id LIMIT ?", arguments).map(Outbox.deliveryRecord)
         }
     }
 

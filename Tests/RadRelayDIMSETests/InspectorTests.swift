@@ -9,6 +9,7 @@ final class InspectorTests: XCTestCase {
     nonisolated(unsafe) private static var fixtures: TemporaryDirectory?
     nonisolated(unsafe) private static var slice: URL!
     nonisolated(unsafe) private static var studyUID = ""
+    nonisolated(unsafe) private static var instanceUID = ""
 
     private var directory: TemporaryDirectory!
 
@@ -19,6 +20,7 @@ final class InspectorTests: XCTestCase {
             Self.fixtures = fixtures
             Self.studyUID = try TestData.makeCTSeries(count: 1, in: fixtures.url, rows: 64, columns: 64)
             Self.slice = fixtures.file("ct0001.dcm")
+            Self.instanceUID = try DICOMFixtures.sopInstanceUID(of: Self.slice)
         } catch {
             XCTFail("fixture generation failed: \(error)")
         }
@@ -43,7 +45,7 @@ final class InspectorTests: XCTestCase {
     func testValidCTSliceReportsItsIdentity() throws {
         let object = try DICOMFileInspector.inspect(path: Self.slice.path)
         XCTAssertEqual(object.sopClassUID.value, Self.ctImageStorage)
-        XCTAssertEqual(object.sopInstanceUID.value, try DICOMFixtures.sopInstanceUID(of: Self.slice))
+        XCTAssertEqual(object.sopInstanceUID.value, Self.instanceUID)
         XCTAssertEqual(object.studyInstanceUID, Self.studyUID)
         XCTAssertNotNil(object.seriesInstanceUID)
         XCTAssertEqual(object.modality, "CT")
@@ -53,7 +55,7 @@ final class InspectorTests: XCTestCase {
     }
 
     func testMatchingExpectationsPass() throws {
-        let instance = try DICOMFixtures.sopInstanceUID(of: Self.slice)
+        let instance = Self.instanceUID
         let object = try DICOMFileInspector.inspect(
             path: Self.slice.path, expectedSOPClass: Self.ctImageStorage, expectedSOPInstance: instance
         )
@@ -126,7 +128,7 @@ final class InspectorTests: XCTestCase {
     }
 
     func testMismatchesAreReportedDistinctly() throws {
-        let instance = try DICOMFixtures.sopInstanceUID(of: Self.slice)
+        let instance = Self.instanceUID
         let mrImageStorage = "1.2.840.10008.5.1.4.1.1.4"
         assertThrows(
             .sopClassMismatch,
@@ -159,9 +161,15 @@ final class InspectorTests: XCTestCase {
         assertThrows(.unreadable(""), try DICOMFileInspector.inspect(path: directory.path))
     }
 
-    func testDescriptionsAreConstant() {
+    func testDescriptionsAreConstantAndFitAStatusComment() {
         XCTAssertEqual(InspectionError.parseFailed("x").description, InspectionError.parseFailed("y").description)
         XCTAssertEqual(InspectionError.invalidUID("SOPInstanceUID: …").detail, "SOPInstanceUID: …")
+        let all: [InspectionError] = [
+            .unreadable(""), .parseFailed(""), .missingSOPClass, .missingSOPInstance, .invalidUID(""),
+            .sopClassMismatch, .sopInstanceMismatch,
+        ]
+        XCTAssertEqual(Set(all.map(\.description)).count, all.count)
+        for error in all { XCTAssertLessThanOrEqual(error.statusComment.utf8.count, 64) }
     }
 
     // MARK: - SOP classes

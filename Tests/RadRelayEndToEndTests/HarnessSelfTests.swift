@@ -116,7 +116,8 @@ final class HarnessSelfTests: EndToEndTestCase {
         let data = try temp.subdirectory("data")
         try TestData.makeCTSeries(count: 1, in: data, rows: 64, columns: 64)
         let source = data.appendingPathComponent("ct0001.dcm")
-        for c in PyNetDICOMStore.Case.allCases {
+        // Not `.truncated`: Orthanc (DCMTK) waits for the missing bytes until its 30 s DIMSE timeout.
+        for c in PyNetDICOMStore.Case.allCases where c != .truncated {
             let r = try PyNetDICOMStore.send(c, source: source, workDirectory: temp.url, port: orthanc.dicomPort,
                                              calledAE: "ORTHANC")
             XCTAssertTrue(r.associated, "\(r)")
@@ -132,7 +133,9 @@ final class HarnessSelfTests: EndToEndTestCase {
                 XCTAssertNotNil(r.datasetSOPInstanceUID)
             case .missingUID:
                 XCTAssertNil(r.datasetSOPInstanceUID)
-            case .truncated, .classMismatch:
+            case .classMismatch:
+                XCTAssertEqual(r.commandSOPInstanceUID, r.datasetSOPInstanceUID)
+            case .truncated:
                 break
             }
             print("harness: Orthanc answered \(r)")

@@ -131,7 +131,9 @@ public enum PyNetDICOMStore {
             meta.MediaStorageSOPClassUID = CT
         else:
             sys.exit("unknown case " + args.case)
-        ds.save_as(args.out, write_like_original=False)
+        # write_like_original=True keeps the file meta as set here (False would copy the dataset's
+        # UIDs into it and undo the mismatches).
+        ds.save_as(args.out, write_like_original=True)
         if truncate:
             size = os.path.getsize(args.out)
             pixel_bytes = len(ds.PixelData)

@@ -153,6 +153,17 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
         try waitUntilReady(timeout: timeout)
     }
 
+    /// Starts the process without waiting for readiness (for tests of start-up failures).
+    public func launch() throws {
+        try child.start()
+    }
+
+    /// Waits up to `timeout` s for the process to exit; its exit status, or nil if still running.
+    @discardableResult
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
+        child.waitForExit(timeout: timeout)
+    }
+
     /// Waits until the status answers with a non-zero listener port.
     public func waitUntilReady(timeout: TimeInterval = 60) throws {
         let deadline = monotonicSeconds() + timeout

@@ -125,13 +125,19 @@ public final class RawDICOMClient {
         return try readAssociationReply()
     }
 
-    /// Reads the reply to an A-ASSOCIATE-RQ sent by other means.
+    /// Reads the reply to an A-ASSOCIATE-RQ sent by other means. After a rejection or abort the
+    /// connection is closed, as PS3.8 §7.1.1 expects of the requestor (DCMTK-based acceptors such as
+    /// Orthanc wait for that close in their single listener thread).
     public func readAssociationReply() throws -> AssociationReply {
         let pdu: PDU
         do {
-            guard let read = try readPDU() else { return .closed }
+            guard let read = try readPDU() else {
+                close()
+                return .closed
+            }
             pdu = read
         } catch let failure as Socket.Failure where failure.isConnectionReset {
+            close()
             return .closed
         }
         switch pdu.type {
@@ -140,8 +146,10 @@ public final class RawDICOMClient {
             acceptedContexts = contexts
             return .accepted(contexts: contexts, maxPDULength: maxLength)
         case 0x03 where pdu.body.count >= 4:
+            close()
             return .rejected(result: pdu.body[1], source: pdu.body[2], reason: pdu.body[3])
         case 0x07 where pdu.body.count >= 4:
+            close()
             return .aborted(source: pdu.body[2], reason: pdu.body[3])
         default:
             return .unexpected(pduType: pdu.type)

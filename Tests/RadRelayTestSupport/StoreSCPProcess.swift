@@ -6,8 +6,9 @@ import Glibc
 
 /// DCMTK's `storescp` (always `/usr/bin/storescp`; pynetdicom shadows the name on PATH) as a real
 /// storage peer: listens on a free loopback port, writes what it receives into its own directory,
-/// verbose log in a file. Accepts every storage class in every transfer syntax it supports
-/// (`+xa`). Stop it with `stop()` (by pid) in the test's `defer`.
+/// verbose log in a file. Accepts every storage class it knows, in every transfer syntax it
+/// supports (`+xa`) or only uncompressed ones. Stop it with `stop()` (by pid) in the test's
+/// teardown.
 public final class StoreSCPProcess: @unchecked Sendable {
     public static let executable = "/usr/bin/storescp"
 
@@ -17,17 +18,24 @@ public final class StoreSCPProcess: @unchecked Sendable {
     public let outputDirectory: URL
     /// The verbose log.
     public let logURL: URL
+    private let acceptAllTransferSyntaxes: Bool
     private let extraArguments: [String]
     private var child: ChildProcess?
     private(set) public var port = 0
 
     /// Prepares (does not start) a peer. `directory` gets `received/` and `storescp.log`.
     /// `extraArguments` are storescp options such as `--abort-after` or `--sleep-after 3`.
-    public init(aeTitle: String = "STORESCP", directory: URL, extraArguments: [String] = []) throws {
+    public init(
+        aeTitle: String = "STORESCP",
+        directory: URL,
+        acceptAllTransferSyntaxes: Bool = true,
+        extraArguments: [String] = []
+    ) throws {
         self.aeTitle = aeTitle
         outputDirectory = directory.appendingPathComponent("received", isDirectory: true)
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         logURL = directory.appendingPathComponent("storescp.log")
+        self.acceptAllTransferSyntaxes = acceptAllTransferSyntaxes
         self.extraArguments = extraArguments
     }
 
@@ -36,9 +44,11 @@ public final class StoreSCPProcess: @unchecked Sendable {
     public func start(timeout: TimeInterval = 10) throws {
         for _ in 0..<3 {
             let port = freeLoopbackPort()
+            let syntaxes = acceptAllTransferSyntaxes ? ["+xa"] : []
             let child = ChildProcess(
                 executable: URL(fileURLWithPath: Self.executable),
-                arguments: ["-v", "+xa", "-aet", aeTitle, "-od", outputDirectory.path] + extraArguments + [String(port)],
+                arguments: ["-v"] + syntaxes + ["-aet", aeTitle, "-od", outputDirectory.path] + extraArguments
+                    + [String(port)],
                 logURL: logURL,
                 environment: ["TCP_NODELAY": "1"]
             )
@@ -52,7 +62,10 @@ public final class StoreSCPProcess: @unchecked Sendable {
 
     /// SIGTERM (then SIGKILL) by pid, and waits for the exit.
     public func stop() {
+        if let pid = child?.pid { print("DEBUG", (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8))?.split(separator: "\n").filter { $0.hasPrefix("Sig") || $0.hasPrefix("State") } ?? []) }
+        let t0 = monotonicSeconds()
         child?.stop(timeout: 5)
+        print("DEBUG stop took", monotonicSeconds() - t0)
     }
 
     /// The files received so far.

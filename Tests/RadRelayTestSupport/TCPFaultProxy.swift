@@ -211,12 +211,16 @@ public final class TCPFaultProxy: @unchecked Sendable {
                 let client = accept(fd, nil, nil)
                 if client < 0 { continue }
                 _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                withLock { stats.accepted += 1 }
-                switch refuse {
+                // The fault in effect now, not when the poll began.
+                let refuseNow = withLock { () -> RefuseMode? in
+                    stats.accepted += 1
+                    return faults.refuse
+                }
+                switch refuseNow {
                 case .close?:
                     close(client)
                     continue
-                case .reset?:
+                case .reset?, .notListening?:
                     Socket.reset(client)
                     withLock { stats.resets += 1 }
                     continue
