@@ -12,7 +12,7 @@ sudo_cmd=""
 
 packages=(libdcmtk-dev dcmtk libsystemd-dev libsqlite3-dev pkg-config)
 if [ $want_test -eq 1 ]; then
-    packages+=(orthanc orthanc-dicomweb python3-pip openssl strace procps)
+    packages+=(orthanc orthanc-dicomweb python3-pip openssl strace procps curl)
 fi
 
 missing=()

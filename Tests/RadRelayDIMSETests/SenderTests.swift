@@ -60,7 +60,7 @@ final class SenderTests: XCTestCase {
         let received = peer.receivedFiles()
         let receivedUIDs = try Set(received.map { try DICOMFileInspector.inspect(path: $0.path).sopInstanceUID.value })
         XCTAssertEqual(receivedUIDs, sentUIDs)
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 1, peer.log())
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 1, peer.log())
         XCTAssertEqual(occurrences(of: "Association Release", in: peer.log()), 1, "shutdown releases")
         XCTAssertGreaterThanOrEqual(bytes.total, 3 * 128 * 128 * 2, "progress covers the pixel data")
     }
@@ -76,7 +76,7 @@ final class SenderTests: XCTestCase {
         let second = await sender.echo()
         await sender.shutdown()
         XCTAssertEqual([first, second], [.delivered(status: .success), .delivered(status: .success)])
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 2, "one per sender")
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 2, "one per sender")
     }
 
     func testCompressedObjectIsDecompressedForAnUncompressedOnlyPeer() async throws {
@@ -120,7 +120,7 @@ final class SenderTests: XCTestCase {
     }
 
     func testSlowResponseTimesOutInDIMSE() async throws {
-        let peer = try startPeer(extraArguments: ["--sleep-after", "4"])
+        let peer = try startPeer(extraArguments: ["--sleep-during", "3"])
         var configuration = try configuration(port: peer.port)
         configuration.dimseTimeout = 1
         let sender = DICOMSender(configuration: configuration)
@@ -137,7 +137,7 @@ final class SenderTests: XCTestCase {
         await sender.shutdown()
         XCTAssertEqual(failureClass(first), .aborted, "\(first)")
         XCTAssertEqual(failureClass(second), .aborted, "\(second)")
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 2, peer.log())
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 2, peer.log())
     }
 
     func testUnreadableFileIsLocalErrorAndKeepsTheAssociation() async throws {
@@ -156,7 +156,7 @@ final class SenderTests: XCTestCase {
         XCTAssertEqual(failureClass(outcomes[1]), .localError, "\(outcomes[1])")
         XCTAssertEqual(failureClass(outcomes[2]), .localError, "\(outcomes[2])")
         XCTAssertEqual(outcomes[3], .delivered(status: .success))
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 1, peer.log())
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 1, peer.log())
     }
 
     func testUnknownSOPClassIsNotSupported() async throws {
@@ -169,7 +169,7 @@ final class SenderTests: XCTestCase {
         await sender.shutdown()
         XCTAssertEqual(outcome, .failed(.sopClassNotSupported, status: nil, detail: "no presentation context accepted"))
         XCTAssertEqual(echo, .delivered(status: .success), "Verification was accepted on the same association")
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 1, peer.log())
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 1, peer.log())
     }
 
     // MARK: - Idle release
@@ -189,7 +189,7 @@ final class SenderTests: XCTestCase {
         let second = await sender.send(try outgoing(Self.slices[1]))
         await sender.shutdown()
         XCTAssertEqual(second, .delivered(status: .success))
-        XCTAssertEqual(occurrences(of: "Association Received", in: peer.log()), 2, peer.log())
+        XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 2, peer.log())
     }
 
     // MARK: - Helpers
