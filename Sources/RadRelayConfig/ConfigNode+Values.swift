@@ -101,19 +101,21 @@ extension ConfigNode {
     }
 
     /// A host to connect to or bind: an IPv4 or IPv6 literal, or a DNS name (letters, digits,
-    /// `-`, `_` and dots, at most 253 characters).
+    /// `-`, `_` and dots, at most 253 characters, the last label not all digits so that a
+    /// mistyped address such as `10.0.0.256` is not taken for a name; RFC 3696 §2).
     func host() throws(ConfigurationError) -> String {
         let text = try string()
         if AddressRange.parseAddress(text) != nil { return text }
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-        let valid =
-            text.count <= 253
-            && labels.allSatisfy { label in
-                (1...63).contains(label.count) && label.first != "-" && label.last != "-"
-                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
-            }
+        let numericTop = labels.last?.allSatisfy(\.isASCIIDigit) ?? true
+        let valid = text.count <= 253 && !numericTop && labels.allSatisfy(Self.isHostLabel)
         guard valid else { throw error(.invalidValue, "expected an IP address or a host name") }
         return text
+    }
+
+    private static func isHostLabel(_ label: Substring) -> Bool {
+        (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+            && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     /// A file-system path (non-empty, no NUL), not yet resolved.

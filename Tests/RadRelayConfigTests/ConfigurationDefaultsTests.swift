@@ -149,6 +149,41 @@ final class ConfigurationDefaultsTests: XCTestCase {
         XCTAssertEqual(config.logging, Configuration.Logging(level: "debug", logPHI: true))
     }
 
+    /// The key names of issue 2's config contract, exactly as admins and test tools write them.
+    func testIssueContractExampleLoads() throws {
+        let yaml = """
+            gateway:
+              ae_title: RADRELAY            # called AE title we answer to
+              additional_ae_titles: []      # more called AE titles (routes can match on them)
+              bind: 0.0.0.0                 # an address, "::" for IPv6 too, or a host name
+              port: 11112                   # 0 = pick a free port and report it (log + status)
+              max_associations: 16
+              state_dir: /var/lib/radrelay  # default: $STATE_DIRECTORY when systemd sets it
+              min_free_disk: 5%             # below this, C-STORE is refused with 0xA700
+              max_object_size: 8GiB         # larger objects are refused
+              allowed_callers:              # calling-AE allowlist (an empty list refuses everyone)
+                - ae_title: LEGACY_PACS
+                  hosts: [10.1.2.3, 10.9.0.0/16]   # optional addresses or CIDR ranges
+                  max_associations: 8              # optional per-caller limit
+            destinations:
+              - name: telerad
+                kind: dicom                 # STOW-RS comes in a later issue as kind: stow
+                ae_title: TELERAD
+                host: 203.0.113.10
+                port: 104
+                calling_ae_title: RADRELAY  # optional, defaults to gateway.ae_title
+                associations: 2             # parallel associations to this destination
+            routes:                         # a minimal form now; full rules come in a later issue
+              - destinations: [telerad]
+            """
+        let config = try load(yaml)
+        XCTAssertEqual(config.gateway.allowedCallers[0].aeTitle.value, "LEGACY_PACS")
+        XCTAssertTrue(config.gateway.allowedCallers[0].hosts[1].contains("10.9.200.1"))
+        XCTAssertEqual(config.gateway.allowedCallers[0].maxAssociations, 8)
+        XCTAssertEqual(config.destinations[0].host, "203.0.113.10")
+        XCTAssertEqual(config.routes[0].destinations, ["telerad"])
+    }
+
     func testLoadedRoutesDriveTheRouter() throws {
         let yaml = """
             gateway: { ae_title: GW }

@@ -262,9 +262,10 @@ final class ConfigurationErrorTests: XCTestCase {
     }
 
     func testMalformedBindAddress() {
-        let yaml = "gateway:\n  ae_title: GW\n  bind: 'not a host'\n"
-        assertError(
-            yaml, .invalidValue, line: 3, column: 9, keyPath: "gateway.bind", message: "IP address or a host name")
+        for bind in ["'not a host'", "10.0.0.256", "-gw.example", "a..b"] {
+            let yaml = "gateway:\n  ae_title: GW\n  bind: \(bind)\n"
+            assertError(yaml, .invalidValue, line: 3, column: 9, keyPath: "gateway.bind", message: "or a host name")
+        }
     }
 
     func testPerCallerLimitAboveGatewayLimit() {
@@ -319,7 +320,7 @@ final class ConfigurationErrorTests: XCTestCase {
     func testDestinationNameCharacters() {
         let yaml = minimalYAML.replacingOccurrences(of: "name: pacs", with: "name: ../pacs")
         assertError(
-            yaml, .invalidValue, line: 4, column: 13, keyPath: "destinations[0].name", message: "letters, digits")
+            yaml, .invalidValue, line: 4, column: 11, keyPath: "destinations[0].name", message: "letters, digits")
     }
 
     func testEmptyMatchListIsRefused() {
