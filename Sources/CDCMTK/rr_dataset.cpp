@@ -62,9 +62,12 @@ int rr_inspect_file(const char *path, const char *transfer_syntax_hint, rr_inspe
             hint = DcmXfer(transfer_syntax_hint).getXfer();
         }
         DcmFileFormat file;
-        // DCM_UndefinedLength as the maximum read length loads every value now, so a value that
-        // runs past the end of the file is a parse error here rather than later on the wire.
-        OFCondition condition = file.loadFile(path, hint, EGL_noChange, DCM_UndefinedLength, ERM_autoDetect);
+        // Values larger than 64 KiB (pixel data above all) stay on disk, so validating a 2 GB
+        // object costs no more memory than a small one. Truncation is still caught: while
+        // parsing, the file stream checks that every value's declared length is present, and a
+        // value that runs past the end of the file fails the load.
+        const Uint32 maxReadLength = 64 * 1024;
+        OFCondition condition = file.loadFile(path, hint, EGL_noChange, maxReadLength, ERM_autoDetect);
         if (condition.bad()) {
             rr::setError(error, condition);
             return RR_INSPECT_PARSE_FAILED;

@@ -6,6 +6,7 @@
 #include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/dcmjpls/djencode.h"
+#include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/oflog/oflog.h"
 
 #include "rr_internal.h"
@@ -32,6 +33,10 @@ int rr_runtime_initialize(rr_error *error) {
             DJEncoderRegistration::registerCodecs();
             DcmRLEDecoderRegistration::registerCodecs();
             DcmRLEEncoderRegistration::registerCodecs();
+            // DUL initialises its state machine table on the first network, unsynchronised;
+            // do that here, once, before senders create networks on several threads.
+            T_ASC_Network *network = nullptr;
+            if (ASC_initializeNetwork(NET_REQUESTOR, 0, 1, &network).good()) ASC_dropNetwork(&network);
         });
         if (!dcmDataDict.isDictionaryLoaded()) {
             rr::setError(error, "the DICOM data dictionary is not loaded: install libdcmtk17 "

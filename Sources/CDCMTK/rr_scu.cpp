@@ -41,10 +41,30 @@ void destroyAssociation(rr_scu *scu) {
     scu->association = nullptr;
 }
 
-void abortAssociation(rr_scu *scu) {
+/// A-ABORT-PDU (PS3.8 §9.3.8): type 07, length 4, source 0 (service user), reason 0.
+constexpr unsigned char abortPDU[10] = {0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00};
+
+/// Ends the association at once. DUL_AbortAssociation would wait for the peer to close the
+/// connection (up to the ACSE timeout, PS3.8 Sta13), and a peer that just timed out will not;
+/// so write the A-ABORT PDU ourselves, unless our own stream may stop mid-PDU (a failed write),
+/// and drop the connection.
+void abortAssociation(rr_scu *scu, bool sendAbortPDU = true) {
     if (scu->association == nullptr) return;
-    ASC_abortAssociation(scu->association);
+    if (sendAbortPDU && scu->association->DULassociation != nullptr) {
+        DcmTransportConnection *connection = DUL_getTransportConnection(scu->association->DULassociation);
+        unsigned char pdu[sizeof abortPDU];
+        std::memcpy(pdu, abortPDU, sizeof pdu);
+        if (connection != nullptr) connection->write(pdu, sizeof pdu);
+    }
     destroyAssociation(scu);
+}
+
+/// Whether the outgoing stream is still at a PDU boundary after this failure (only a failed
+/// socket write can leave it mid-PDU) and the connection is still there to carry an A-ABORT.
+bool canSendAbortAfter(const OFCondition &condition) {
+    const rr::ConditionCode code = rr::innermostCondition(condition);
+    if (code.module != OFM_dcmnet) return true;
+    return code.code != DULC_TCPIOERROR && code.code != DULC_NETWORKCLOSED && code.code != DULC_PEERABORTEDASSOCIATION;
 }
 
 /// DcmTransportConnection::getSocket is protected; a member pointer taken in a derived class's
@@ -316,7 +336,7 @@ int rr_scu_store(rr_scu *scu, const char *path, const char *sop_class_uid,
         if (condition.bad()) {
             // Half a dataset may be on the wire: the association cannot carry anything else.
             rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            abortAssociation(scu);
+            abortAssociation(scu, canSendAbortAfter(condition));
             return result->kind;
         }
         result->has_status = 1;
@@ -350,7 +370,7 @@ int rr_scu_echo(rr_scu *scu, rr_net_result *result) {
         delete statusDetail;
         if (condition.bad()) {
             rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            abortAssociation(scu);
+            abortAssociation(scu, canSendAbortAfter(condition));
             return result->kind;
         }
         result->has_status = 1;
@@ -371,9 +391,10 @@ int rr_scu_release(rr_scu *scu, rr_net_result *result) {
         const OFCondition condition = ASC_releaseAssociation(scu->association);
         if (condition.bad()) {
             rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            ASC_abortAssociation(scu->association);
+            abortAssociation(scu, canSendAbortAfter(condition));
+        } else {
+            destroyAssociation(scu);
         }
-        destroyAssociation(scu);
         return result->kind;
     } catch (...) {
         abortAssociation(scu);

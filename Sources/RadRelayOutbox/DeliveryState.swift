@@ -25,5 +25,6 @@ public enum DeliveryState: String, Sendable, CaseIterable, Codable, CustomString
     /// The pending states, in the order status shows them.
     public static let pendingStates: [DeliveryState] = [.queued, .active, .deferred, .held]
 
+    /// The stored spelling.
     public var description: String { rawValue }
 }

@@ -21,6 +21,7 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
     /// True when the file system is full (`ENOSPC`, or `EDQUOT` for a quota).
     public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
 
+    /// A one-line explanation for logs and error output.
     public var description: String {
         "\(operation) failed on \(path): \(String(cString: strerror(code))) (errno \(code))"
     }

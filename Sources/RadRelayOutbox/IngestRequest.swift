@@ -5,9 +5,13 @@ import RadRelayCore
 public struct IngestRequest: Sendable, Equatable {
     /// The spool file, relative to the state directory (`SpoolSlot.finalRelativePath`).
     public var spoolPath: String
+    /// SOP Instance UID (0008,0018): the identity half of the dedup key.
     public var sopInstanceUID: DICOMUID
+    /// SOP Class UID (0008,0016).
     public var sopClassUID: DICOMUID
+    /// Study Instance UID (0020,000D).
     public var studyInstanceUID: DICOMUID
+    /// Series Instance UID (0020,000E), when present.
     public var seriesInstanceUID: DICOMUID?
     /// The transfer syntax the data set is encoded in, as received.
     public var transferSyntaxUID: DICOMUID
@@ -16,10 +20,13 @@ public struct IngestRequest: Sendable, Equatable {
     /// SHA-256 (64 lowercase hex digits) of the data set without its file meta group: the
     /// content half of the dedup key.
     public var sha256: String
+    /// The sender's calling AE title.
     public var callingAE: AETitle
+    /// The AE title the sender called us by.
     public var calledAE: AETitle
     /// The peer's IP address as text, without port.
     public var sourceIP: String
+    /// Modality (0008,0060), when present.
     public var modality: String?
     /// Destination name → priority, as the router decided. Must not be empty.
     public var routes: [String: Priority]
@@ -88,6 +95,7 @@ public enum IngestOutcome: String, Sendable, Equatable, CustomStringConvertible 
     /// True when this destination got a delivery to send.
     public var queuedSomething: Bool { self == .queued || self == .correction }
 
+    /// The stored spelling.
     public var description: String { rawValue }
 }
 

@@ -36,6 +36,7 @@ public struct ClaimedDelivery: Sendable, Equatable {
 /// Which kinds of due work a claim may take (DESIGN §5: workers alternate fresh and retried
 /// work so a backlog of retries never starves new studies, and vice versa).
 public struct ClaimSources: OptionSet, Sendable, Hashable {
+    /// The bits.
     public let rawValue: Int
     /// Creates a set from its raw bits.
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -106,9 +107,10 @@ extension Outbox {
     /// wakes them.
     public func nextWakeUp(destination: String, now: EpochSeconds) throws -> EpochSeconds? {
         try pool.read { db in
-            let queued: Bool = try db.value(
-                "SELECT EXISTS (SELECT 1 FROM delivery WHERE destination = ? AND state = 'queued')", [destination]
-            ) ?? false
+            let queued: Bool =
+                try db.value(
+                    "SELECT EXISTS (SELECT 1 FROM delivery WHERE destination = ? AND state = 'queued')", [destination]
+                ) ?? false
             if queued { return now }
             var earliest: EpochSeconds? = try db.value(
                 "SELECT min(lease_until) FROM delivery WHERE destination = ? AND state = 'active'", [destination]
@@ -163,25 +165,27 @@ extension Outbox {
             if best.map({ candidate.precedes($0) }) ?? true { best = candidate }
         }
         if sources.contains(.fresh) {
-            consider(try db.row(
-                """
-                SELECT id, priority, queued_at FROM delivery
-                WHERE destination = ? AND state = 'queued' AND priority >= ?
-                ORDER BY priority DESC, queued_at, id LIMIT 1
-                """,
-                [destination, minimumPriority.rawValue]
-            ))
+            consider(
+                try db.row(
+                    """
+                    SELECT id, priority, queued_at FROM delivery
+                    WHERE destination = ? AND state = 'queued' AND priority >= ?
+                    ORDER BY priority DESC, queued_at, id LIMIT 1
+                    """,
+                    [destination, minimumPriority.rawValue]
+                ))
         }
         if sources.contains(.expiredLeases) {
             // Few rows are ever active (one per worker), so this range scan stays short.
-            consider(try db.row(
-                """
-                SELECT id, priority, queued_at FROM delivery
-                WHERE destination = ? AND state = 'active' AND lease_until < ? AND priority >= ?
-                ORDER BY priority DESC, queued_at, id LIMIT 1
-                """,
-                [destination, now, minimumPriority.rawValue]
-            ))
+            consider(
+                try db.row(
+                    """
+                    SELECT id, priority, queued_at FROM delivery
+                    WHERE destination = ? AND state = 'active' AND lease_until < ? AND priority >= ?
+                    ORDER BY priority DESC, queued_at, id LIMIT 1
+                    """,
+                    [destination, now, minimumPriority.rawValue]
+                ))
         }
         if sources.contains(.retries) {
             let floor = max(minimumPriority.rawValue, best?.priority ?? Priority.low.rawValue)
@@ -204,16 +208,18 @@ extension Outbox {
     }
 
     private static func claimed(_ id: Int64, spool: Spool, db: Database) throws -> ClaimedDelivery {
-        guard let row = try db.row(
-            """
-            SELECT d.id, d.instance_id, d.destination, d.sop_instance_uid, d.sha256, d.byte_size, d.priority,
-                   d.attempts, d.queued_at, d.lease_until,
-                   i.sop_class_uid, i.study_instance_uid, i.transfer_syntax_uid, i.spool_path
-            FROM delivery d JOIN instance i ON i.id = d.instance_id
-            WHERE d.id = ?
-            """,
-            [id]
-        ) else { throw OutboxError.noSuchDelivery(id) }
+        guard
+            let row = try db.row(
+                """
+                SELECT d.id, d.instance_id, d.destination, d.sop_instance_uid, d.sha256, d.byte_size, d.priority,
+                       d.attempts, d.queued_at, d.lease_until,
+                       i.sop_class_uid, i.study_instance_uid, i.transfer_syntax_uid, i.spool_path
+                FROM delivery d JOIN instance i ON i.id = d.instance_id
+                WHERE d.id = ?
+                """,
+                [id]
+            )
+        else { throw OutboxError.noSuchDelivery(id) }
         let rawPriority: Int = row["priority"]
         guard let priority = Priority(rawValue: rawPriority) else {
             throw OutboxError.corruptRow("delivery \(id) has priority \(rawPriority)")

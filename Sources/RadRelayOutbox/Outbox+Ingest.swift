@@ -27,7 +27,7 @@ extension Outbox {
         let window = options.dedupWindow
         return try writeThenRemoveFiles { db, unneeded in
             try requests.map { request in
-                try Outbox.ingest(request, now: now, dedupWindow: window, db: db, unneeded: &unneeded)
+                try Outbox.ingestOne(request, now: now, dedupWindow: window, db: db, unneeded: &unneeded)
             }
         }
     }
@@ -39,7 +39,7 @@ extension Outbox {
         case none(IngestOutcome, deliveryID: Int64)
     }
 
-    private static func ingest(
+    private static func ingestOne(
         _ request: IngestRequest,
         now: EpochSeconds,
         dedupWindow: Double,
@@ -82,8 +82,10 @@ extension Outbox {
                                           state, attempts, queued_at)
                     VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?)
                     """,
-                    [instanceID, destination, request.sopInstanceUID.value, request.sha256,
-                     Int64(request.byteSize), priority.rawValue, now]
+                    [
+                        instanceID, destination, request.sopInstanceUID.value, request.sha256,
+                        Int64(request.byteSize), priority.rawValue, now,
+                    ]
                 )
                 outcomes[destination] = outcome
                 deliveryIDs[destination] = db.lastInsertedRowID
@@ -133,10 +135,11 @@ extension Outbox {
             }
             return .requeue(deliveryID: id, previousInstanceID: row["instance_id"])
         }
-        let known: Bool = try db.value(
-            "SELECT EXISTS (SELECT 1 FROM delivery WHERE destination = ? AND sop_instance_uid = ?)",
-            [destination, uid]
-        ) ?? false
+        let known: Bool =
+            try db.value(
+                "SELECT EXISTS (SELECT 1 FROM delivery WHERE destination = ? AND sop_instance_uid = ?)",
+                [destination, uid]
+            ) ?? false
         return .insert(known ? .correction : .queued)
     }
 
@@ -153,10 +156,12 @@ extension Outbox {
                                   source_ip, modality, received_at, priority)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [request.sopInstanceUID.value, request.sopClassUID.value, request.studyInstanceUID.value,
-             request.seriesInstanceUID?.value, request.transferSyntaxUID.value, request.spoolPath,
-             Int64(request.byteSize), request.sha256, request.callingAE.value, request.calledAE.value,
-             request.sourceIP, request.modality, now, priority.rawValue]
+            [
+                request.sopInstanceUID.value, request.sopClassUID.value, request.studyInstanceUID.value,
+                request.seriesInstanceUID?.value, request.transferSyntaxUID.value, request.spoolPath,
+                Int64(request.byteSize), request.sha256, request.callingAE.value, request.calledAE.value,
+                request.sourceIP, request.modality, now, priority.rawValue,
+            ]
         )
         return db.lastInsertedRowID
     }

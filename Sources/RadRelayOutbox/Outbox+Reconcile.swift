@@ -53,7 +53,12 @@ extension Outbox {
     ///
     /// The caller logs the report; `deadSpoolMissing > 0` deserves a critical log and an alert,
     /// because each of those objects was acknowledged to its sender.
-    public func reconcile(now: EpochSeconds) throws -> ReconcileReport {
+    ///
+    /// A spool that holds no file at all while rows still need files looks like an unmounted or
+    /// wiped file system rather than lost objects: reconcile then throws
+    /// `OutboxError.spoolEmpty` and changes nothing, unless `acceptEmptySpool` is true (an
+    /// operator's explicit decision to dead-letter them all).
+    public func reconcile(now: EpochSeconds, acceptEmptySpool: Bool = false) throws -> ReconcileReport {
         var report = ReconcileReport()
         let incoming = try spool.incomingFiles()
         let stored = Set(try spool.storedFiles())
@@ -69,6 +74,9 @@ extension Outbox {
                 if stored.contains(path) { live.insert(path) } else { missing.append(row["id"]) }
             }
             report.missingFiles = missing.count
+            if stored.isEmpty, !missing.isEmpty, !acceptEmptySpool {
+                throw OutboxError.spoolEmpty(directory: spool.directory, expectedFiles: missing.count)
+            }
             if !missing.isEmpty {
                 report.deadSpoolMissing = try Outbox.deadLetterMissing(missing, now: now, db: db)
             }
@@ -92,18 +100,21 @@ extension Outbox {
         defer { try? db.execute(sql: "DROP TABLE temp.reconcile_missing") }
         let insert = try db.makeStatement(sql: "INSERT INTO temp.reconcile_missing (id) VALUES (?)")
         for id in instanceIDs { try insert.execute(arguments: [id]) }
-        let dead = try db.run(
-            """
-            UPDATE delivery
-            SET state = 'dead', lease_until = NULL, next_attempt_at = NULL, last_error_class = ?,
-                last_error_detail = 'spool file missing at startup', last_status = NULL
-            WHERE state IN ('queued', 'active', 'deferred', 'held')
-              AND instance_id IN (SELECT id FROM temp.reconcile_missing)
-            """,
-            [FailureClass.spoolMissing.rawValue]
+        // Uncached: these statements name a temp table that exists only for this call.
+        try db.execute(
+            sql: """
+                UPDATE delivery
+                SET state = 'dead', lease_until = NULL, next_attempt_at = NULL, last_error_class = ?,
+                    last_error_detail = 'spool file missing at startup', last_status = NULL
+                WHERE state IN ('queued', 'active', 'deferred', 'held')
+                  AND instance_id IN (SELECT id FROM temp.reconcile_missing)
+                """,
+            arguments: [FailureClass.spoolMissing.rawValue]
         )
-        try db.run(
-            "UPDATE instance SET spool_removed_at = ? WHERE id IN (SELECT id FROM temp.reconcile_missing)", [now]
+        let dead = db.changesCount
+        try db.execute(
+            sql: "UPDATE instance SET spool_removed_at = ? WHERE id IN (SELECT id FROM temp.reconcile_missing)",
+            arguments: [now]
         )
         return dead
     }

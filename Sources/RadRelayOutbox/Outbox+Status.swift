@@ -121,12 +121,13 @@ extension Outbox {
         try pool.read { db in
             var byName: [String: DestinationStatus] = [:]
             func entry(_ name: String) -> DestinationStatus {
-                byName[name] ?? DestinationStatus(
-                    destination: name,
-                    counts: Dictionary(uniqueKeysWithValues: DeliveryState.allCases.map { ($0, 0) }),
-                    bytes: Dictionary(uniqueKeysWithValues: DeliveryState.allCases.map { ($0, 0) }),
-                    oldestPendingAge: nil, lastError: nil, lastSuccessAt: nil
-                )
+                byName[name]
+                    ?? DestinationStatus(
+                        destination: name,
+                        counts: Dictionary(uniqueKeysWithValues: DeliveryState.allCases.map { ($0, 0) }),
+                        bytes: Dictionary(uniqueKeysWithValues: DeliveryState.allCases.map { ($0, 0) }),
+                        oldestPendingAge: nil, lastError: nil, lastSuccessAt: nil
+                    )
             }
             for row in try db.rows("SELECT destination, state, deliveries, bytes FROM delivery_stats") {
                 let name: String = row["destination"]

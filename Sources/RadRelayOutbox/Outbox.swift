@@ -117,10 +117,11 @@ public final class Outbox: Sendable {
     /// marks the file removed and returns its relative path for deletion after the commit. A
     /// dead delivery keeps the file, so an operator can retry it.
     static func releaseSpool(_ instanceID: Int64, now: EpochSeconds, db: Database) throws -> String? {
-        let stillNeeded: Bool = try db.value(
-            "SELECT EXISTS (SELECT 1 FROM delivery WHERE instance_id = ? AND state <> 'delivered')",
-            [instanceID]
-        ) ?? true
+        let stillNeeded: Bool =
+            try db.value(
+                "SELECT EXISTS (SELECT 1 FROM delivery WHERE instance_id = ? AND state <> 'delivered')",
+                [instanceID]
+            ) ?? true
         let path: String? = try db.value(
             "SELECT spool_path FROM instance WHERE id = ? AND spool_removed_at IS NULL", [instanceID]
         )

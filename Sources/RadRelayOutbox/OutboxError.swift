@@ -10,13 +10,19 @@ public enum OutboxError: Error, Equatable, CustomStringConvertible {
     /// The database did not accept WAL, `synchronous=FULL` or foreign keys, so acknowledging
     /// objects would break the durability promise (DESIGN §1.1).
     case unsafeDatabaseSettings(String)
+    /// Startup reconcile found no file at all in the spool while `expectedFiles` rows need one.
+    case spoolEmpty(directory: String, expectedFiles: Int)
 
+    /// A one-line explanation for logs and error output.
     public var description: String {
         switch self {
         case .invalidRequest(let why): return "invalid ingest request: \(why)"
         case .noSuchDelivery(let id): return "no delivery with id \(id)"
         case .corruptRow(let why): return "corrupt outbox row: \(why)"
         case .unsafeDatabaseSettings(let settings): return "database refused durable settings (\(settings))"
+        case .spoolEmpty(let directory, let expected):
+            return "spool directory \(directory) holds no file but \(expected) acknowledged objects need theirs; "
+                + "is its file system mounted? Nothing was changed"
         }
     }
 }

@@ -9,6 +9,7 @@ public enum StateDirectoryLockError: Error, Equatable, CustomStringConvertible {
     /// The lock file could not be opened or locked.
     case fileSystem(FileSystemError)
 
+    /// A one-line explanation for logs and error output.
     public var description: String {
         switch self {
         case .alreadyLocked(let pid?, let directory):

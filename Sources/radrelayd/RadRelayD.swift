@@ -21,6 +21,7 @@ struct RadRelayD: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
+        ProcessSetup.unblockShutdownSignals()
         let configuration: Configuration
         do {
             configuration = try ConfigurationLoader.load(path: config)

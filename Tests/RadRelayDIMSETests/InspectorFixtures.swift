@@ -1,4 +1,5 @@
 import Foundation
+import RadRelayDIMSE
 import RadRelayTestSupport
 import XCTest
 
@@ -57,11 +58,22 @@ enum DICOMFixtures {
     /// The SOP Instance UID of a file, read with pydicom (independent of the code under test).
     static func sopInstanceUID(of file: URL) throws -> String {
         let result = try ProcessRunner.run(
-            "/usr/bin/env", ["python3", "-c", "import sys, pydicom; print(pydicom.dcmread(sys.argv[1]).SOPInstanceUID)",
-                             file.path],
+            "/usr/bin/env",
+            [
+                "python3", "-c", "import sys, pydicom; print(pydicom.dcmread(sys.argv[1]).SOPInstanceUID)",
+                file.path,
+            ],
             timeout: 30
         )
         guard result.exitCode == 0 else { throw HarnessError(result.output) }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The object to send for `file`, its identity read by the inspector.
+    static func outgoing(_ file: URL) throws -> OutgoingObject {
+        let object = try DICOMFileInspector.inspect(path: file.path)
+        return OutgoingObject(
+            path: file.path, sopClassUID: object.sopClassUID.value,
+            sopInstanceUID: object.sopInstanceUID.value, transferSyntaxUID: object.transferSyntaxUID)
     }
 }

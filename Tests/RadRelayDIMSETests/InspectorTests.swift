@@ -132,13 +132,15 @@ final class InspectorTests: XCTestCase {
         let mrImageStorage = "1.2.840.10008.5.1.4.1.1.4"
         assertThrows(
             .sopClassMismatch,
-            try DICOMFileInspector.inspect(path: Self.slice.path, expectedSOPClass: mrImageStorage,
-                                           expectedSOPInstance: instance)
+            try DICOMFileInspector.inspect(
+                path: Self.slice.path, expectedSOPClass: mrImageStorage,
+                expectedSOPInstance: instance)
         )
         assertThrows(
             .sopInstanceMismatch,
-            try DICOMFileInspector.inspect(path: Self.slice.path, expectedSOPClass: Self.ctImageStorage,
-                                           expectedSOPInstance: instance + "9")
+            try DICOMFileInspector.inspect(
+                path: Self.slice.path, expectedSOPClass: Self.ctImageStorage,
+                expectedSOPInstance: instance + "9")
         )
     }
 
@@ -198,8 +200,9 @@ final class InspectorTests: XCTestCase {
             XCTFail("expected \(expected), got \(object) \(message)", file: file, line: line)
         } catch {
             // Descriptions are constant and distinct per case, so they compare cases.
-            XCTAssertEqual(error.description, expected.description, "\(error.detail ?? "") \(message)",
-                           file: file, line: line)
+            XCTAssertEqual(
+                error.description, expected.description, "\(error.detail ?? "") \(message)",
+                file: file, line: line)
         }
     }
 }

@@ -5,7 +5,7 @@ import RadRelayTestSupport
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `DICOMSender` against DCMTK's own storescp (and a silent TCP listener for the ACSE timeout).
@@ -50,7 +50,7 @@ final class SenderTests: XCTestCase {
         let sender = DICOMSender(configuration: try configuration(port: peer.port)) { bytes.add($0) }
         var sentUIDs: Set<String> = []
         for slice in Self.slices {
-            let object = try outgoing(slice)
+            let object = try DICOMFixtures.outgoing(slice)
             sentUIDs.insert(object.sopInstanceUID)
             let outcome = await sender.send(object)
             XCTAssertEqual(outcome, .delivered(status: .success), peer.log())
@@ -83,7 +83,7 @@ final class SenderTests: XCTestCase {
         let compressed = directory.file("jls.dcm")
         let run = try ProcessRunner.run("/usr/bin/dcmcjpls", [Self.slices[0].path, compressed.path], timeout: 30)
         XCTAssertEqual(run.exitCode, 0, run.output)
-        let object = try outgoing(compressed)
+        let object = try DICOMFixtures.outgoing(compressed)
         XCTAssertEqual(object.transferSyntaxUID, "1.2.840.10008.1.2.4.80")
 
         let peer = try startPeer(acceptAllTransferSyntaxes: false)
@@ -97,11 +97,31 @@ final class SenderTests: XCTestCase {
         XCTAssertTrue(["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"].contains(inspected.transferSyntaxUID))
     }
 
+    func testParallelSendersToTwoPeers() async throws {
+        let peers = [try startPeer(), try startPeer()]
+        let outcomes = try await withThrowingTaskGroup(of: [SendOutcome].self) { group in
+            for peer in peers {
+                let configuration = try configuration(port: peer.port)
+                let objects = try Self.slices.map(DICOMFixtures.outgoing)
+                group.addTask {
+                    let sender = DICOMSender(configuration: configuration)
+                    var outcomes: [SendOutcome] = []
+                    for object in objects + objects { outcomes.append(await sender.send(object)) }
+                    await sender.shutdown()
+                    return outcomes
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        XCTAssertEqual(outcomes, Array(repeating: .delivered(status: .success), count: 12))
+        for peer in peers { XCTAssertEqual(peer.receivedFiles().count, 3) }
+    }
+
     // MARK: - Failures
 
     func testClosedPortIsConnectionFailure() async throws {
         let sender = DICOMSender(configuration: try configuration(port: freeLoopbackPort()))
-        let outcome = await sender.send(try outgoing(Self.slices[0]))
+        let outcome = await sender.send(try DICOMFixtures.outgoing(Self.slices[0]))
         await sender.shutdown()
         XCTAssertEqual(failureClass(outcome), .connection, "\(outcome)")
     }
@@ -113,7 +133,7 @@ final class SenderTests: XCTestCase {
         configuration.acseTimeout = 1
         let sender = DICOMSender(configuration: configuration)
         let started = monotonicSeconds()
-        let outcome = await sender.send(try outgoing(Self.slices[0]))
+        let outcome = await sender.send(try DICOMFixtures.outgoing(Self.slices[0]))
         await sender.shutdown()
         XCTAssertEqual(failureClass(outcome), .timeout, "\(outcome)")
         XCTAssertLessThan(monotonicSeconds() - started, 5)
@@ -124,7 +144,7 @@ final class SenderTests: XCTestCase {
         var configuration = try configuration(port: peer.port)
         configuration.dimseTimeout = 1
         let sender = DICOMSender(configuration: configuration)
-        let outcome = await sender.send(try outgoing(Self.slices[0]))
+        let outcome = await sender.send(try DICOMFixtures.outgoing(Self.slices[0]))
         await sender.shutdown()
         XCTAssertEqual(failureClass(outcome), .timeout, "\(outcome)")
     }
@@ -132,8 +152,8 @@ final class SenderTests: XCTestCase {
     func testPeerAbortIsAbortedAndTheNextSendReconnects() async throws {
         let peer = try startPeer(extraArguments: ["--abort-after"])
         let sender = DICOMSender(configuration: try configuration(port: peer.port))
-        let first = await sender.send(try outgoing(Self.slices[0]))
-        let second = await sender.send(try outgoing(Self.slices[1]))
+        let first = await sender.send(try DICOMFixtures.outgoing(Self.slices[0]))
+        let second = await sender.send(try DICOMFixtures.outgoing(Self.slices[1]))
         await sender.shutdown()
         XCTAssertEqual(failureClass(first), .aborted, "\(first)")
         XCTAssertEqual(failureClass(second), .aborted, "\(second)")
@@ -143,14 +163,16 @@ final class SenderTests: XCTestCase {
     func testUnreadableFileIsLocalErrorAndKeepsTheAssociation() async throws {
         let peer = try startPeer()
         let sender = DICOMSender(configuration: try configuration(port: peer.port))
-        let good = try outgoing(Self.slices[0])
-        var missing = try outgoing(Self.slices[1])
+        let good = try DICOMFixtures.outgoing(Self.slices[0])
+        var missing = try DICOMFixtures.outgoing(Self.slices[1])
         missing.path = directory.file("gone.dcm").path
-        var mismatching = try outgoing(Self.slices[2])
+        var mismatching = try DICOMFixtures.outgoing(Self.slices[2])
         mismatching.sopInstanceUID = good.sopInstanceUID
 
-        let outcomes = [await sender.send(good), await sender.send(missing), await sender.send(mismatching),
-                        await sender.send(try outgoing(Self.slices[2]))]
+        let outcomes = [
+            await sender.send(good), await sender.send(missing), await sender.send(mismatching),
+            await sender.send(try DICOMFixtures.outgoing(Self.slices[2])),
+        ]
         await sender.shutdown()
         XCTAssertEqual(outcomes[0], .delivered(status: .success))
         XCTAssertEqual(failureClass(outcomes[1]), .localError, "\(outcomes[1])")
@@ -161,10 +183,11 @@ final class SenderTests: XCTestCase {
 
     func testUnknownSOPClassIsNotSupported() async throws {
         let privateClass = directory.file("private.dcm")
-        try DICOMFixtures.edit(Self.slices[0], to: privateClass, keyword: "SOPClassUID", value: "1.2.826.0.1.3680043.99.1")
+        let unknownClass = "1.2.826.0.1.3680043.99.1"
+        try DICOMFixtures.edit(Self.slices[0], to: privateClass, keyword: "SOPClassUID", value: unknownClass)
         let peer = try startPeer()
         let sender = DICOMSender(configuration: try configuration(port: peer.port))
-        let outcome = await sender.send(try outgoing(privateClass))
+        let outcome = await sender.send(try DICOMFixtures.outgoing(privateClass))
         let echo = await sender.echo()
         await sender.shutdown()
         XCTAssertEqual(outcome, .failed(.sopClassNotSupported, status: nil, detail: "no presentation context accepted"))
@@ -179,14 +202,14 @@ final class SenderTests: XCTestCase {
         var configuration = try configuration(port: peer.port)
         configuration.idleRelease = 0.5
         let sender = DICOMSender(configuration: configuration)
-        let first = await sender.send(try outgoing(Self.slices[0]))
+        let first = await sender.send(try DICOMFixtures.outgoing(Self.slices[0]))
         XCTAssertEqual(first, .delivered(status: .success))
         XCTAssertEqual(try peer.establishedConnections(), 1)
 
-        try pollUntil("the idle association is released", timeout: 5, detail: { peer.log() }) {
+        try pollUntil("the idle association is released", timeout: 5, detail: peer.log()) {
             try occurrences(of: "Association Release", in: peer.log()) == 1 && peer.establishedConnections() == 0
         }
-        let second = await sender.send(try outgoing(Self.slices[1]))
+        let second = await sender.send(try DICOMFixtures.outgoing(Self.slices[1]))
         await sender.shutdown()
         XCTAssertEqual(second, .delivered(status: .success))
         XCTAssertEqual(occurrences(of: "Association Acknowledged", in: peer.log()), 2, peer.log())
@@ -212,12 +235,6 @@ final class SenderTests: XCTestCase {
             host: "127.0.0.1", port: port, calledAE: try AETitle("STORESCP"), callingAE: try AETitle("RADRELAY"),
             connectTimeout: 5, acseTimeout: 5, dimseTimeout: 10, idleRelease: 30
         )
-    }
-
-    private func outgoing(_ file: URL) throws -> OutgoingObject {
-        let object = try DICOMFileInspector.inspect(path: file.path)
-        return OutgoingObject(path: file.path, sopClassUID: object.sopClassUID.value,
-                              sopInstanceUID: object.sopInstanceUID.value, transferSyntaxUID: object.transferSyntaxUID)
     }
 }
 
@@ -254,7 +271,8 @@ final class SilentListener {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && listen(descriptor, 4) == 0 && getsockname(descriptor, $0, &length) == 0
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 4) == 0
+                    && getsockname(descriptor, $0, &length) == 0
             }
         }
         guard bound else {

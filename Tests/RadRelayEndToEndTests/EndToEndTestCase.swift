@@ -61,7 +61,8 @@ class EndToEndTestCase: XCTestCase {
     func makeOrthanc(dicomPort: Int? = nil, start: Bool = true) throws -> OrthancProcess {
         var options = OrthancProcess.Options()
         options.dicomPort = dicomPort
-        let orthanc = try OrthancProcess(directory: try temp.subdirectory("orthanc-\(orthancs.count)"), options: options)
+        let orthanc = try OrthancProcess(
+            directory: try temp.subdirectory("orthanc-\(orthancs.count)"), options: options)
         orthancs.append(orthanc)
         if start { try orthanc.start() }
         return orthanc
@@ -86,7 +87,8 @@ class EndToEndTestCase: XCTestCase {
 
     /// A daemon for `config`; started (and ready) unless `start` is false.
     func makeDaemon(_ config: RadRelayTestConfig, start: Bool = true) throws -> RadRelayDaemonProcess {
-        let daemon = try RadRelayDaemonProcess(config: config, directory: try temp.subdirectory("daemon-\(daemons.count)"))
+        let daemon = try RadRelayDaemonProcess(
+            config: config, directory: try temp.subdirectory("daemon-\(daemons.count)"))
         daemons.append(daemon)
         if start { try daemon.start() }
         return daemon
@@ -106,7 +108,8 @@ class EndToEndTestCase: XCTestCase {
     ) throws -> ProcessResult {
         let result = try StoreSCU.send(files: files, port: daemon.port, calledAE: "RADRELAY", callingAE: callingAE)
         if result.exitCode != 0 || result.timedOut {
-            XCTFail("storescu failed (exit \(result.exitCode), timed out: \(result.timedOut)):\n\(result.output)\n"
+            XCTFail(
+                "storescu failed (exit \(result.exitCode), timed out: \(result.timedOut)):\n\(result.output)\n"
                     + daemon.failureContext(), file: file, line: line)
         }
         return result
@@ -134,8 +137,10 @@ class EndToEndTestCase: XCTestCase {
         let stored = try orthanc.instanceUIDs()
         let missing = expected.subtracting(stored)
         let extra = stored.subtracting(expected)
-        XCTAssert(missing.isEmpty && extra.isEmpty,
-                  "Orthanc: \(missing.count) missing (\(missing.prefix(3))…), \(extra.count) unexpected (\(extra.prefix(3))…)",
-                  file: file, line: line)
+        XCTAssert(
+            missing.isEmpty && extra.isEmpty,
+            "Orthanc: \(missing.count) missing (\(missing.prefix(3))…), "
+                + "\(extra.count) unexpected (\(extra.prefix(3))…)",
+            file: file, line: line)
     }
 }

@@ -12,14 +12,17 @@ final class FaultToleranceTests: EndToEndTestCase {
         let series = try SharedTestData.shared.ctSeries100()
         let orthanc = try makeOrthanc()
         let proxy = try makeProxy(to: orthanc.dicomPort)
-        // ~52 MB at 6 MB/s: forwarding takes ~9 s, so the kill lands mid-transfer.
-        proxy.bytesPerSecond = 6_000_000
+        // ~52 MB at 4 MB/s: forwarding would take ~13 s, so the kill lands mid-transfer even when
+        // ingest is slow.
+        proxy.bytesPerSecond = 4_000_000
         let associations = 2
         let daemon = try makeDaemon(try makeConfig(remotePort: proxy.port, associations: associations))
 
         try storeOrFail(series.files, to: daemon)
-        try pollUntil("forwarding under way (≥ 25 objects at Orthanc)", timeout: 60,
-                      detail: { "received \(orthanc.receivedStoreLog().count)\n\(daemon.failureContext())" }) {
+        try pollUntil(
+            "forwarding under way (≥ 25 objects at Orthanc)", timeout: 60,
+            detail: { "received \(orthanc.receivedStoreLog().count)\n\(daemon.failureContext())" }
+        ) {
             orthanc.receivedStoreLog().count >= 25
         }
         let receivedAtKill = orthanc.receivedStoreLog().count
@@ -39,13 +42,17 @@ final class FaultToleranceTests: EndToEndTestCase {
         let overTwice = counts.filter { $0.value > 2 }
         let twice = counts.filter { $0.value == 2 }
         XCTAssertTrue(overTwice.isEmpty, "UIDs sent more than twice: \(overTwice)")
-        XCTAssertLessThanOrEqual(twice.count, kills * associations,
-                                 "\(twice.count) UIDs re-sent with \(kills) kill(s) × \(associations) associations: \(twice.keys.sorted())")
+        XCTAssertLessThanOrEqual(
+            twice.count, kills * associations,
+            "\(twice.count) UIDs re-sent with \(kills) kill(s) × \(associations) associations: \(twice.keys.sorted())")
         XCTAssertEqual(try daemon.status().totalDead, 0)
         let stored = try orthanc.pixelDataSHA256ByUID()
         let differing = series.pixelHashes.filter { stored[$0.key] != $0.value }
         XCTAssertTrue(differing.isEmpty, "\(differing.count) instances with different pixel data")
-        print("e2e: kill -9 after \(receivedAtKill) received; re-sent UIDs: \(twice.count); total C-STOREs \(counts.values.reduce(0, +))")
+        print(
+            "e2e: kill -9 after \(receivedAtKill) received; re-sent UIDs: \(twice.count); "
+                + "total C-STOREs \(counts.values.reduce(0, +))"
+        )
     }
 
     /// The remote is down while 24 slices are sent: storescu still succeeds (the gateway answers
@@ -59,6 +66,11 @@ final class FaultToleranceTests: EndToEndTestCase {
 
         try storeOrFail(series.files, to: daemon)
         try daemon.waitForStatus("24 objects pending", timeout: 30) { $0.totalPending == 24 }
+        // Also proves the harness looks at the right spool (the "leaves nothing" checks elsewhere
+        // would pass vacuously otherwise).
+        let spooled = daemon.spoolFiles().filter { !$0.hasPrefix("incoming/") }
+        XCTAssertGreaterThanOrEqual(
+            spooled.count, 24, "expected the 24 pending objects in \(daemon.spoolDirectory.path)")
 
         let cpuBefore = try daemon.cpuSeconds()
         let window = 20.0

@@ -29,13 +29,19 @@ final class IngestAndForwardTests: EndToEndTestCase {
 
         let stored = try orthanc.pixelDataSHA256ByUID()
         let differing = series.pixelHashes.filter { stored[$0.key] != $0.value }
-        XCTAssertTrue(differing.isEmpty, "\(differing.count) instances with different pixel data, e.g. \(differing.keys.prefix(3))")
+        XCTAssertTrue(
+            differing.isEmpty,
+            "\(differing.count) instances with different pixel data, e.g. \(differing.keys.prefix(3))")
 
         let status = try daemon.status()
         XCTAssertEqual(status.totalDead, 0, status.json)
         XCTAssertEqual(daemon.spoolFiles().filter { $0.hasPrefix("incoming/") }, [], "partial files left")
-        print(String(format: "e2e: storescu ingest of 100 slices %.2f s (storescu run %.2f s), last object at Orthanc after %.2f s, daemon peak RSS %d KiB",
-                     ingestSeconds, store.duration, endToEndSeconds, (try? daemon.peakRSSKiB()) ?? -1))
+        print(
+            String(
+                format:
+                    "e2e: storescu ingest of 100 slices %.2f s (storescu run %.2f s), "
+                    + "last object at Orthanc after %.2f s, daemon peak RSS %d KiB",
+                ingestSeconds, store.duration, endToEndSeconds, (try? daemon.peakRSSKiB()) ?? -1))
     }
 
     /// A calling AE that is not on the allowlist (or is, but from another host) is refused at
@@ -46,8 +52,9 @@ final class IngestAndForwardTests: EndToEndTestCase {
         config.allowedCallers.append(.init(aeTitle: "ELSEWHERE", hosts: ["192.0.2.1"]))
         let daemon = try makeDaemon(config)
 
-        let intruder = try StoreSCU.send(files: [series.files[0]], port: daemon.port, calledAE: "RADRELAY",
-                                         callingAE: "INTRUDER", timeout: 30)
+        let intruder = try StoreSCU.send(
+            files: [series.files[0]], port: daemon.port, calledAE: "RADRELAY",
+            callingAE: "INTRUDER", timeout: 30)
         XCTAssertNotEqual(intruder.exitCode, 0, "storescu as INTRUDER succeeded:\n\(intruder.output)")
         XCTAssertTrue(intruder.output.contains("Association Rejected"), intruder.output)
         XCTAssertTrue(intruder.output.contains("Calling AE Title Not Recognized"), intruder.output)
@@ -56,8 +63,12 @@ final class IngestAndForwardTests: EndToEndTestCase {
             let client = try RawDICOMClient(port: daemon.port)
             let reply = try client.requestAssociation(
                 calledAE: "RADRELAY", callingAE: calling,
-                contexts: [.verification, .init(id: 3, abstractSyntax: RawDICOMClient.ctImageStorage,
-                                                transferSyntaxes: [RawDICOMClient.explicitVRLittleEndian])]
+                contexts: [
+                    .verification,
+                    .init(
+                        id: 3, abstractSyntax: RawDICOMClient.ctImageStorage,
+                        transferSyntaxes: [RawDICOMClient.explicitVRLittleEndian]),
+                ]
             )
             XCTAssertEqual(reply, .rejected(result: 1, source: 1, reason: 3), "calling AE \(calling)")
         }
@@ -82,6 +93,37 @@ final class IngestAndForwardTests: EndToEndTestCase {
         let client = try RawDICOMClient(port: daemon.port)
         let reply = try client.requestAssociation(calledAE: "NOT_RADRELAY", callingAE: "STORESCU")
         XCTAssertEqual(reply, .rejected(result: 1, source: 1, reason: 7))
+    }
+
+    /// Associations beyond `max_associations` (global or per caller) get A-ASSOCIATE-RJ 2/3/2
+    /// (transient, service-provider presentation, local limit exceeded); a freed slot is reusable.
+    func testAssociationsOverTheLimitAreRejectedTransiently() throws {
+        var config = try makeConfig(remotePort: freeLoopbackPort())
+        config.maxAssociations = 2
+        config.allowedCallers.append(.init(aeTitle: "LIMITED", maxAssociations: 1))
+        let daemon = try makeDaemon(config)
+
+        let limited = try RawDICOMClient(port: daemon.port)
+        XCTAssertTrue(try limited.requestAssociation(calledAE: "RADRELAY", callingAE: "LIMITED").isAccepted)
+        let limitedAgain = try RawDICOMClient(port: daemon.port)
+        XCTAssertEqual(
+            try limitedAgain.requestAssociation(calledAE: "RADRELAY", callingAE: "LIMITED"),
+            .rejected(result: 2, source: 3, reason: 2), "per-caller limit")
+
+        let second = try RawDICOMClient(port: daemon.port)
+        XCTAssertTrue(try second.requestAssociation(calledAE: "RADRELAY", callingAE: "STORESCU").isAccepted)
+        let third = try RawDICOMClient(port: daemon.port)
+        XCTAssertEqual(
+            try third.requestAssociation(calledAE: "RADRELAY", callingAE: "STORESCU"),
+            .rejected(result: 2, source: 3, reason: 2), "global limit")
+
+        XCTAssertTrue(try second.release())
+        second.close()
+        try pollUntil("a slot is free again", timeout: 5) {
+            let client = try RawDICOMClient(port: daemon.port)
+            return try client.requestAssociation(calledAE: "RADRELAY", callingAE: "STORESCU").isAccepted
+        }
+        limited.close()
     }
 
     /// 100 TCP connections that never send a byte do not delay a C-ECHO: one echo per second for
@@ -112,6 +154,13 @@ final class IngestAndForwardTests: EndToEndTestCase {
             }
         }
         try topUp()
+        // The daemon has accepted them (they are not just waiting in the kernel's backlog).
+        try pollUntil(
+            "daemon holds the 100 idle connections", timeout: 5,
+            detail: { "daemon sockets: \(daemon.openSocketCount())" }
+        ) {
+            daemon.openSocketCount() >= 100
+        }
 
         let start = monotonicSeconds()
         var durations: [Double] = []
@@ -150,11 +199,13 @@ final class IngestAndForwardTests: EndToEndTestCase {
         let baseline = daemon.spoolFiles()
         XCTAssertTrue(baseline.isEmpty, "spool not empty at start: \(baseline)")
         for (badCase, expected) in expectations {
-            let result = try PyNetDICOMStore.send(badCase, source: source, workDirectory: work, port: daemon.port,
-                                                  calledAE: "RADRELAY")
+            let result = try PyNetDICOMStore.send(
+                badCase, source: source, workDirectory: work, port: daemon.port,
+                calledAE: "RADRELAY")
             XCTAssertTrue(result.associated, "\(result)")
-            XCTAssertEqual(result.status, expected,
-                           "\(badCase.rawValue): expected 0x\(String(expected, radix: 16, uppercase: true)), got \(result)")
+            XCTAssertEqual(
+                result.status, expected,
+                "\(badCase.rawValue): expected 0x\(String(expected, radix: 16, uppercase: true)), got \(result)")
             // The refusal and its clean-up may finish just after the response: poll briefly.
             var leftover = Set<String>()
             do {
@@ -166,17 +217,20 @@ final class IngestAndForwardTests: EndToEndTestCase {
                 XCTFail("\(badCase.rawValue) left files in the spool: \(leftover)")
             }
             let status = try daemon.status()
-            XCTAssertEqual(status.destinations.map(\.counts.total).reduce(0, +), 0,
-                           "\(badCase.rawValue) created deliveries: \(status.json)")
+            XCTAssertEqual(
+                status.destinations.map(\.counts.total).reduce(0, +), 0,
+                "\(badCase.rawValue) created deliveries: \(status.json)")
             XCTAssertTrue(daemon.isRunning, "daemon died after \(badCase.rawValue)\n\(daemon.failureContext())")
         }
 
-        let good = try PyNetDICOMStore.send(.good, source: source, workDirectory: work, port: daemon.port,
-                                            calledAE: "RADRELAY")
+        let good = try PyNetDICOMStore.send(
+            .good, source: source, workDirectory: work, port: daemon.port,
+            calledAE: "RADRELAY")
         XCTAssertEqual(good.status, 0x0000, "good object after the bad ones: \(good)")
         try waitForAllDelivered(1, daemon: daemon, timeout: 30)
         try assertOrthancHolds([good.datasetSOPInstanceUID ?? "?"], orthanc)
-        XCTAssertEqual(Set(orthanc.receivedStoreCounts().keys), [good.datasetSOPInstanceUID ?? "?"],
-                       "something other than the good object reached the remote")
+        XCTAssertEqual(
+            Set(orthanc.receivedStoreCounts().keys), [good.datasetSOPInstanceUID ?? "?"],
+            "something other than the good object reached the remote")
     }
 }

@@ -20,10 +20,12 @@ final class ClaimTests: OutboxTestCase {
         let older = try ingest(makeRequest(uid: "1.2.3.1"), now: t0)
         let newer = try ingest(makeRequest(uid: "1.2.3.2"), now: t0 + 1)
 
-        XCTAssertEqual(try outbox.claimDue(destination: "pacs-a", now: t0 + 2, leaseSeconds: 60)?.deliveryID,
-                       older.deliveryIDs["pacs-a"])
-        XCTAssertEqual(try outbox.claimDue(destination: "pacs-a", now: t0 + 2, leaseSeconds: 60)?.deliveryID,
-                       newer.deliveryIDs["pacs-a"])
+        XCTAssertEqual(
+            try outbox.claimDue(destination: "pacs-a", now: t0 + 2, leaseSeconds: 60)?.deliveryID,
+            older.deliveryIDs["pacs-a"])
+        XCTAssertEqual(
+            try outbox.claimDue(destination: "pacs-a", now: t0 + 2, leaseSeconds: 60)?.deliveryID,
+            newer.deliveryIDs["pacs-a"])
     }
 
     func testClaimLeasesTheDeliveryAndCarriesWhatTheSenderNeeds() throws {
@@ -76,10 +78,11 @@ final class ClaimTests: OutboxTestCase {
     func testDeferredDeliveryIsClaimableOnlyFromItsNextAttempt() throws {
         _ = try ingest(makeRequest(uid: "1.2.3.1"))
         let claim = try XCTUnwrap(outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 60))
-        XCTAssertTrue(try outbox.deferDelivery(
-            deliveryID: claim.deliveryID, until: t0 + 30, failure: .connection, status: nil, detail: "refused",
-            now: t0 + 1
-        ))
+        XCTAssertTrue(
+            try outbox.deferDelivery(
+                deliveryID: claim.deliveryID, until: t0 + 30, failure: .connection, status: nil, detail: "refused",
+                now: t0 + 1
+            ))
         let deferred = try XCTUnwrap(outbox.delivery(id: claim.deliveryID))
         XCTAssertEqual(deferred.state, .deferred)
         XCTAssertEqual(deferred.nextAttemptAt, t0 + 30)
@@ -101,8 +104,9 @@ final class ClaimTests: OutboxTestCase {
         )
         _ = try ingest(makeRequest(uid: "1.2.3.2", routes: ["pacs-a": .routine]), now: t0 + 5)
 
-        XCTAssertEqual(try outbox.claimDue(destination: "pacs-a", now: t0 + 10, leaseSeconds: 60)?.deliveryID,
-                       stat.deliveryIDs["pacs-a"])
+        XCTAssertEqual(
+            try outbox.claimDue(destination: "pacs-a", now: t0 + 10, leaseSeconds: 60)?.deliveryID,
+            stat.deliveryIDs["pacs-a"])
     }
 
     func testClaimsArePerDestinationAndRespectPriorityFloorAndSources() throws {
@@ -111,8 +115,9 @@ final class ClaimTests: OutboxTestCase {
 
         XCTAssertNil(try outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 60, minimumPriority: .high))
         XCTAssertNil(try outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 60, sources: .retries))
-        XCTAssertEqual(try outbox.claimDue(destination: "pacs-b", now: t0, leaseSeconds: 60, minimumPriority: .high)?
-            .sopInstanceUID.value, "1.2.3.2")
+        XCTAssertEqual(
+            try outbox.claimDue(destination: "pacs-b", now: t0, leaseSeconds: 60, minimumPriority: .high)?
+                .sopInstanceUID.value, "1.2.3.2")
         XCTAssertEqual(try outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 60)?.destination, "pacs-a")
         XCTAssertEqual(try outbox.deliveries(destination: "pacs-b", state: .queued).count, 1)
     }
@@ -127,8 +132,9 @@ final class ClaimTests: OutboxTestCase {
         let b = try XCTUnwrap(outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 500))
         XCTAssertEqual(try outbox.nextWakeUp(destination: "pacs-a", now: t0 + 1), t0 + 500, "lease expiry")
 
-        try outbox.deferDelivery(deliveryID: a.deliveryID, until: t0 + 90, failure: .connection, status: nil,
-                                 detail: "refused", now: t0 + 2)
+        try outbox.deferDelivery(
+            deliveryID: a.deliveryID, until: t0 + 90, failure: .connection, status: nil,
+            detail: "refused", now: t0 + 2)
         XCTAssertEqual(try outbox.nextWakeUp(destination: "pacs-a", now: t0 + 3), t0 + 90)
 
         try outbox.markDelivered(deliveryID: b.deliveryID, status: .success, now: t0 + 3)

@@ -74,9 +74,10 @@ final class IngestTests: OutboxTestCase {
         let first = try ingest(original)
         let id = try XCTUnwrap(first.deliveryIDs["pacs-a"])
         _ = try outbox.claimDue(destination: "pacs-a", now: t0 + 1, leaseSeconds: 60)
-        XCTAssertTrue(try outbox.deadLetter(
-            deliveryID: id, failure: .cannotUnderstand, status: DIMSEStatus(0xC000), detail: "rejected", now: t0 + 2
-        ))
+        XCTAssertTrue(
+            try outbox.deadLetter(
+                deliveryID: id, failure: .cannotUnderstand, status: DIMSEStatus(0xC000), detail: "rejected", now: t0 + 2
+            ))
         XCTAssertTrue(fileExists(relative: original.spoolPath), "a dead delivery keeps its file")
 
         let resent = try makeRequest(uid: "1.2.3.1")

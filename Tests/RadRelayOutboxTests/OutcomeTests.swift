@@ -34,10 +34,11 @@ final class OutcomeTests: OutboxTestCase {
         let b = try XCTUnwrap(outbox.claimDue(destination: "pacs-b", now: t0, leaseSeconds: 60))
 
         try outbox.markDelivered(deliveryID: a.deliveryID, status: .success, now: t0 + 1)
-        XCTAssertTrue(try outbox.deadLetter(
-            deliveryID: b.deliveryID, failure: .sopClassNotSupported, status: DIMSEStatus(0x0122),
-            detail: "SOP class not supported", now: t0 + 1
-        ))
+        XCTAssertTrue(
+            try outbox.deadLetter(
+                deliveryID: b.deliveryID, failure: .sopClassNotSupported, status: DIMSEStatus(0x0122),
+                detail: "SOP class not supported", now: t0 + 1
+            ))
 
         XCTAssertTrue(fileExists(relative: request.spoolPath))
         let dead = try XCTUnwrap(outbox.delivery(id: b.deliveryID))
@@ -51,9 +52,10 @@ final class OutcomeTests: OutboxTestCase {
         let result = try ingest(makeRequest(uid: "1.2.3.1"))
         let id = try XCTUnwrap(result.deliveryIDs["pacs-a"])
 
-        XCTAssertFalse(try outbox.deferDelivery(
-            deliveryID: id, until: t0 + 5, failure: .timeout, status: nil, detail: "late", now: t0
-        ), "only an active delivery can be deferred")
+        XCTAssertFalse(
+            try outbox.deferDelivery(
+                deliveryID: id, until: t0 + 5, failure: .timeout, status: nil, detail: "late", now: t0
+            ), "only an active delivery can be deferred")
         XCTAssertEqual(try outbox.delivery(id: id)?.state, .queued)
 
         try outbox.markDelivered(deliveryID: id, status: .success, now: t0 + 1)

@@ -33,9 +33,11 @@ final class ReconcileTests: OutboxTestCase {
 
         let report = try outbox.reconcile(now: t0 + 100)
 
-        XCTAssertEqual(report, ReconcileReport(
-            requeuedActive: 1, deletedPartFiles: 1, deletedOrphanFiles: 2, missingFiles: 1, deadSpoolMissing: 2
-        ))
+        XCTAssertEqual(
+            report,
+            ReconcileReport(
+                requeuedActive: 1, deletedPartFiles: 1, deletedOrphanFiles: 2, missingFiles: 1, deadSpoolMissing: 2
+            ))
         let requeued = try XCTUnwrap(outbox.delivery(id: inFlightID))
         XCTAssertEqual(requeued.state, .queued)
         XCTAssertNil(requeued.leaseUntil)
@@ -62,5 +64,21 @@ final class ReconcileTests: OutboxTestCase {
         XCTAssertEqual(try outbox.reconcile(now: t0 + 1), ReconcileReport())
         XCTAssertEqual(try outbox.delivery(id: id)?.state, .queued)
         XCTAssertTrue(fileExists(relative: request.spoolPath))
+    }
+
+    func testAnEmptySpoolUnderLiveRowsIsRefusedUnlessAccepted() throws {
+        let request = try makeRequest(uid: "1.2.3.1")
+        let id = try XCTUnwrap(ingest(request).deliveryIDs["pacs-a"])
+        _ = try outbox.claimDue(destination: "pacs-a", now: t0, leaseSeconds: 60)
+        try FileManager.default.removeItem(atPath: outbox.spool.absolutePath(relative: request.spoolPath))
+
+        XCTAssertThrowsError(try outbox.reconcile(now: t0 + 1)) { error in
+            XCTAssertEqual(error as? OutboxError, .spoolEmpty(directory: outbox.spool.directory, expectedFiles: 1))
+        }
+        XCTAssertEqual(try outbox.delivery(id: id)?.state, .active, "nothing changed")
+
+        let report = try outbox.reconcile(now: t0 + 2, acceptEmptySpool: true)
+        XCTAssertEqual(report.deadSpoolMissing, 1)
+        XCTAssertEqual(try outbox.delivery(id: id)?.state, .dead)
     }
 }

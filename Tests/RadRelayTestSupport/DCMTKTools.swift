@@ -24,7 +24,8 @@ public enum StoreSCU {
         extraArguments: [String] = [],
         timeout: TimeInterval = 120
     ) throws -> ProcessResult {
-        let arguments = ["-aec", calledAE, "-aet", callingAE] + extraArguments + [host, String(port)] + files.map(\.path)
+        let arguments =
+            ["-aec", calledAE, "-aet", callingAE] + extraArguments + [host, String(port)] + files.map(\.path)
         return try ProcessRunner.run(executable, arguments, environment: ["TCP_NODELAY": "1"], timeout: timeout)
     }
 
@@ -42,8 +43,9 @@ public enum StoreSCU {
         let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "dcm" }
             .sorted { $0.path < $1.path }
-        return try send(files: files, host: host, port: port, calledAE: calledAE, callingAE: callingAE,
-                        extraArguments: extraArguments, timeout: timeout)
+        return try send(
+            files: files, host: host, port: port, calledAE: calledAE, callingAE: callingAE,
+            extraArguments: extraArguments, timeout: timeout)
     }
 }
 

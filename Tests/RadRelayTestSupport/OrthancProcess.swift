@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Debian's Orthanc (`/usr/sbin/Orthanc`) as the "remote platform" of end-to-end tests: an
@@ -98,7 +98,9 @@ public final class OrthancProcess: @unchecked Sendable {
             "SaveJobs": "false",
         ]
         for (key, value) in options.extraConfiguration { entries[key] = value }
-        let config = "{\n" + entries.sorted { $0.key < $1.key }
+        let config =
+            "{\n"
+            + entries.sorted { $0.key < $1.key }
             .map { "  \(json($0.key)): \($0.value)" }
             .joined(separator: ",\n") + "\n}\n"
         let configDir = directory.appendingPathComponent("config")
@@ -121,7 +123,8 @@ public final class OrthancProcess: @unchecked Sendable {
         while true {
             if (try? SimpleHTTPClient.request(endpoint, path: "/system", timeout: 1))?.status == 200 { return }
             if !child.isRunning {
-                throw HarnessError("Orthanc exited (\(child.exitStatus.map(String.init) ?? "?")) during start-up:\n\(logTail())")
+                throw HarnessError(
+                    "Orthanc exited (\(child.exitStatus.map(String.init) ?? "?")) during start-up:\n\(logTail())")
             }
             if monotonicSeconds() > deadline {
                 throw HarnessError("Orthanc did not answer /system within \(timeout) s:\n\(logTail())")
@@ -185,14 +188,17 @@ public final class OrthancProcess: @unchecked Sendable {
 
     /// Orthanc's resource id for each stored SOP Instance UID.
     public func instanceIDsByUID() throws -> [String: String] {
-        guard let list = try SimpleHTTPClient.getJSON(endpoint, path: "/instances?expand", timeout: 30) as? [[String: Any]] else {
+        guard
+            let list = try SimpleHTTPClient.getJSON(endpoint, path: "/instances?expand", timeout: 30)
+                as? [[String: Any]]
+        else {
             throw HarnessError("Orthanc /instances?expand did not return a list")
         }
         var result: [String: String] = [:]
         for item in list {
             guard let id = item["ID"] as? String,
-                  let tags = item["MainDicomTags"] as? [String: Any],
-                  let uid = tags["SOPInstanceUID"] as? String
+                let tags = item["MainDicomTags"] as? [String: Any],
+                let uid = tags["SOPInstanceUID"] as? String
             else { continue }
             result[uid] = id
         }
@@ -276,8 +282,10 @@ public enum PixelData {
         for line in result.stdout.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 2)
             guard parts.count == 3 else { continue }
-            digests.append(Digest(file: URL(fileURLWithPath: String(parts[2])), sopInstanceUID: String(parts[0]),
-                                  sha256: String(parts[1])))
+            digests.append(
+                Digest(
+                    file: URL(fileURLWithPath: String(parts[2])), sopInstanceUID: String(parts[0]),
+                    sha256: String(parts[1])))
         }
         guard digests.count == files.count else {
             throw HarnessError("pixel hashing returned \(digests.count) of \(files.count) files: \(result.output)")

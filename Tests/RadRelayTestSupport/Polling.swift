@@ -42,6 +42,18 @@ public func pollUntil(
     }
 }
 
+/// `pollUntil` with the failure detail written as an expression (`detail: peer.log()`), evaluated
+/// only on timeout. Same behaviour as the closure form.
+public func pollUntil(
+    _ what: String,
+    timeout: TimeInterval,
+    interval: TimeInterval = 0.1,
+    detail: @autoclosure () -> String,
+    _ condition: () throws -> Bool
+) throws {
+    try pollUntil(what, timeout: timeout, interval: interval, detail: { detail() }, condition)
+}
+
 /// The last `lines` lines of a text file (for failure messages: daemon and Orthanc logs).
 public func tailOfFile(_ url: URL, lines: Int = 40) -> String {
     guard let data = try? Data(contentsOf: url) else { return "(no log at \(url.path))" }
@@ -53,9 +65,11 @@ public func tailOfFile(_ url: URL, lines: Int = 40) -> String {
 /// Regular files below `directory` (recursively), as paths relative to it. Empty when the
 /// directory does not exist. Tests use it to check that refused objects leave nothing behind.
 public func regularFiles(under directory: URL) -> Set<String> {
-    guard let enumerator = FileManager.default.enumerator(
-        at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: []
-    ) else { return [] }
+    guard
+        let enumerator = FileManager.default.enumerator(
+            at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: []
+        )
+    else { return [] }
     var result = Set<String>()
     let base = directory.standardizedFileURL.path
     for case let url as URL in enumerator {

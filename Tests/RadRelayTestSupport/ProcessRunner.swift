@@ -116,8 +116,10 @@ public enum TestData {
         let script = ProcessRunner.repositoryRoot.appendingPathComponent("scripts/make-ct-series.py").path
         let result = try ProcessRunner.run(
             "/usr/bin/env",
-            ["python3", script, "--out", directory.path, "--count", String(count), "--rows", String(rows),
-             "--cols", String(columns)] + extraArguments
+            [
+                "python3", script, "--out", directory.path, "--count", String(count), "--rows", String(rows),
+                "--cols", String(columns),
+            ] + extraArguments
         )
         guard result.exitCode == 0 else {
             throw TestDataError.generatorFailed(result.stderr)

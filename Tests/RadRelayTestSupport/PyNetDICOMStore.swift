@@ -78,12 +78,15 @@ public enum PyNetDICOMStore {
         let output = workDirectory.appendingPathComponent("case-\(`case`.rawValue)-\(UUID().uuidString).dcm")
         let run = try ProcessRunner.run(
             "/usr/bin/env",
-            ["python3", script.path, "--case", `case`.rawValue, "--source", source.path, "--out", output.path,
-             "--host", host, "--port", String(port), "--called", calledAE, "--calling", callingAE],
+            [
+                "python3", script.path, "--case", `case`.rawValue, "--source", source.path, "--out", output.path,
+                "--host", host, "--port", String(port), "--called", calledAE, "--calling", callingAE,
+            ],
             timeout: timeout
         )
         guard run.exitCode == 0, let line = run.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
-            throw HarnessError("pynetdicom store script failed (exit \(run.exitCode), timed out: \(run.timedOut)):\n\(run.output)")
+            throw HarnessError(
+                "pynetdicom store script failed (exit \(run.exitCode), timed out: \(run.timedOut)):\n\(run.output)")
         }
         return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
     }
@@ -168,7 +171,8 @@ public enum PyNetDICOMStore {
             if assoc.is_established:
                 assoc.release()
         else:
-            result["error"] = "association not established (rejected=%s aborted=%s)" % (assoc.is_rejected, assoc.is_aborted)
+            result["error"] = "association not established (rejected=%s aborted=%s)" % (
+                assoc.is_rejected, assoc.is_aborted)
         print(json.dumps(result))
         """#
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The daemon's status document (`GET /status` on `<state_dir>/control.sock`), decoded leniently:
@@ -142,7 +142,8 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
         }
         candidates.append(ProcessRunner.repositoryRoot.appendingPathComponent(".build/debug/\(name)"))
         for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        throw HarnessError("no \(name) binary; looked at \(candidates.map(\.path)). Run `swift build --product \(name)`.")
+        throw HarnessError(
+            "no \(name) binary; looked at \(candidates.map(\.path)). Run `swift build --product \(name)`.")
     }
 
     // MARK: - Lifecycle
@@ -180,7 +181,9 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
                 lastError = "\(error)"
             }
             if !child.isRunning {
-                throw HarnessError("radrelayd exited (status \(child.exitStatus.map(String.init) ?? "?")) during start-up.\n\(failureContext())")
+                throw HarnessError(
+                    "radrelayd exited (status \(exitText)) during start-up.\n\(failureContext())"
+                )
             }
             if monotonicSeconds() > deadline {
                 throw HarnessError("radrelayd not ready within \(timeout) s (last: \(lastError)).\n\(failureContext())")
@@ -231,8 +234,9 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
 
     /// The raw status response (`GET /status` over the control socket).
     public func statusJSON(timeout: TimeInterval = 5) throws -> [String: Any] {
-        guard let object = try SimpleHTTPClient.getJSON(.unix(path: controlSocketPath), path: "/status", timeout: timeout)
-            as? [String: Any]
+        guard
+            let object = try SimpleHTTPClient.getJSON(.unix(path: controlSocketPath), path: "/status", timeout: timeout)
+                as? [String: Any]
         else { throw HarnessError("status is not a JSON object") }
         return object
     }
@@ -263,11 +267,14 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
     ) throws -> DaemonStatus {
         var last: DaemonStatus?
         var lastError = ""
-        try pollUntil(what, timeout: timeout, interval: interval, detail: {
-            "last status: \(last?.json ?? lastError)\n\(failureContext())"
-        }) {
+        try pollUntil(
+            what, timeout: timeout, interval: interval,
+            detail: { "last status: \(last?.json ?? lastError)\n\(failureContext())" }
+        ) {
             guard child.isRunning else {
-                throw HarnessError("radrelayd exited (\(child.exitStatus.map(String.init) ?? "?")) while waiting for: \(what)\n\(failureContext())")
+                throw HarnessError(
+                    "radrelayd exited (status \(exitText)) while waiting for: \(what)\n\(failureContext())"
+                )
             }
             do {
                 let s = try status(timeout: 2)
@@ -298,11 +305,22 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
     public func peakRSSKiB() throws -> Int {
         let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            if let value = line.split(separator: " ").dropFirst().first(where: { Int($0) != nil }).flatMap({ Int($0) }) {
+            if let value = line.split(separator: " ").dropFirst().first(where: { Int($0) != nil }).flatMap({ Int($0) })
+            {
                 return value
             }
         }
         throw HarnessError("no VmHWM in /proc/\(pid)/status")
+    }
+
+    /// Open socket descriptors of the daemon (listeners, connections, control socket), from
+    /// /proc/PID/fd.
+    public func openSocketCount() -> Int {
+        let dir = "/proc/\(pid)/fd"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return 0 }
+        return entries.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + $0))?.hasPrefix("socket:") == true
+        }.count
     }
 
     /// The last lines of the daemon's stdout+stderr.
@@ -310,8 +328,12 @@ public final class RadRelayDaemonProcess: @unchecked Sendable {
 
     /// Log tail with a header, for test failure messages.
     public func failureContext(lines: Int = 60) -> String {
-        "--- radrelayd log (\(logURL.path)), last \(lines) lines ---\n\(logTail(lines: lines))\n--- end of radrelayd log ---"
+        "--- radrelayd log (\(logURL.path)), last \(lines) lines ---\n\(logTail(lines: lines))\n"
+            + "--- end of radrelayd log ---"
     }
+
+    /// The exit status as text ("?" while running).
+    private var exitText: String { child.exitStatus.map(String.init) ?? "?" }
 
     // MARK: - State directory
 

@@ -85,7 +85,8 @@ public struct RadRelayTestConfig: Sendable {
             "  state_dir: \(q(stateDirectory))",
             "  min_free_disk: \(q(minFreeDisk))",
             "  max_object_size: \(q(maxObjectSize))",
-            "  timeouts: { connect: \(q(connectTimeout)), acse: \(q(acseTimeout)), dimse: \(q(dimseTimeout)), idle: \(q(idleTimeout)) }",
+            "  timeouts: { connect: \(q(connectTimeout)), acse: \(q(acseTimeout)), "
+                + "dimse: \(q(dimseTimeout)), idle: \(q(idleTimeout)) }",
         ]
         if allowedCallers.isEmpty {
             lines.append("  allowed_callers: []")
@@ -93,7 +94,9 @@ public struct RadRelayTestConfig: Sendable {
             lines.append("  allowed_callers:")
             for caller in allowedCallers {
                 lines.append("    - ae_title: \(q(caller.aeTitle))")
-                if !caller.hosts.isEmpty { lines.append("      hosts: [\(caller.hosts.map(q).joined(separator: ", "))]") }
+                if !caller.hosts.isEmpty {
+                    lines.append("      hosts: [\(caller.hosts.map(q).joined(separator: ", "))]")
+                }
                 if let max = caller.maxAssociations { lines.append("      max_associations: \(max)") }
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A DICOM upper-layer client built from plain sockets, for hostile and exact-answer tests:
@@ -121,7 +121,8 @@ public final class RawDICOMClient {
         contexts: [PresentationContext] = [.verification],
         maxPDULength: UInt32 = 16384
     ) throws -> AssociationReply {
-        try send(Self.associateRQ(calledAE: calledAE, callingAE: callingAE, contexts: contexts, maxPDULength: maxPDULength))
+        try send(
+            Self.associateRQ(calledAE: calledAE, callingAE: callingAE, contexts: contexts, maxPDULength: maxPDULength))
         return try readAssociationReply()
     }
 
@@ -199,7 +200,9 @@ public final class RawDICOMClient {
     public func readCommand() throws -> [UInt8] {
         var command: [UInt8] = []
         while true {
-            guard let pdu = try readPDU() else { throw HarnessError("connection closed while waiting for a DIMSE command") }
+            guard let pdu = try readPDU() else {
+                throw HarnessError("connection closed while waiting for a DIMSE command")
+            }
             if pdu.type == 0x07 { throw HarnessError("association aborted while waiting for a DIMSE command") }
             guard pdu.type == 0x04 else { continue }
             var i = 0
@@ -322,8 +325,9 @@ public final class RawDICOMClient {
         while i + 8 <= command.count {
             let group = UInt16(command[i]) | UInt16(command[i + 1]) << 8
             let elem = UInt16(command[i + 2]) | UInt16(command[i + 3]) << 8
-            let length = Int(UInt32(command[i + 4]) | UInt32(command[i + 5]) << 8
-                | UInt32(command[i + 6]) << 16 | UInt32(command[i + 7]) << 24)
+            let length = Int(
+                UInt32(command[i + 4]) | UInt32(command[i + 5]) << 8
+                    | UInt32(command[i + 6]) << 16 | UInt32(command[i + 7]) << 24)
             if group == 0, elem == element, length == 2, i + 10 <= command.count {
                 return UInt16(command[i + 8]) | UInt16(command[i + 9]) << 8
             }
@@ -372,10 +376,14 @@ public final class RawDICOMClient {
         [type, 0x00, UInt8(value.count >> 8), UInt8(value.count & 0xFF)] + value
     }
 
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+    static func be32(_ v: UInt32) -> [UInt8] {
+        [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+    }
     static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
         UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
     static func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
-    static func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)] }
+    static func le32(_ v: UInt32) -> [UInt8] {
+        [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+    }
 }

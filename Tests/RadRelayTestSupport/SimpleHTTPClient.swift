@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal HTTP/1.1 client for tests: one request per connection (`Connection: close`), over
@@ -49,7 +49,8 @@ public enum SimpleHTTPClient {
             if let contentType { head += "Content-Type: \(contentType)\r\n" }
         }
         head += "\r\n"
-        try Socket.writeAll(fd, Array(head.utf8) + Array(body ?? Data()), timeout: max(0.1, deadline - monotonicSeconds()))
+        try Socket.writeAll(
+            fd, Array(head.utf8) + Array(body ?? Data()), timeout: max(0.1, deadline - monotonicSeconds()))
 
         var raw: [UInt8] = []
         var headerEnd: Int?
@@ -60,13 +61,14 @@ public enum SimpleHTTPClient {
                 headerEnd = end
                 (status, headers) = try parseHead(Array(raw[0..<end]))
             }
-            if let end = headerEnd, let body = try completeBody(Array(raw[(end + 4)...]), headers: headers, eof: false) {
+            if let end = headerEnd, let body = try completeBody(Array(raw[(end + 4)...]), headers: headers, eof: false)
+            {
                 return Response(status: status, headers: headers, body: Data(body))
             }
             let chunk = try Socket.readSome(fd, timeout: max(0.01, deadline - monotonicSeconds()))
             if chunk.isEmpty {
                 guard let end = headerEnd,
-                      let body = try completeBody(Array(raw[(end + 4)...]), headers: headers, eof: true)
+                    let body = try completeBody(Array(raw[(end + 4)...]), headers: headers, eof: true)
                 else { throw HarnessError("HTTP \(method) \(path): connection closed before a complete response") }
                 return Response(status: status, headers: headers, body: Data(body))
             }
@@ -85,7 +87,8 @@ public enum SimpleHTTPClient {
 
     private static func findHeaderEnd(_ bytes: [UInt8]) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+        for i in 0...(bytes.count - 4)
+        where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
             return i
         }
         return nil

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Thin, blocking-with-deadline wrappers over POSIX sockets, shared by the harness's network

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// DCMTK's `storescp` (always `/usr/bin/storescp`; pynetdicom shadows the name on PATH) as a real

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A userspace TCP proxy for tests: listens on 127.0.0.1 (port 0, see `port`) and forwards each

@@ -4,7 +4,7 @@
  * Swift cannot reach most of DCMTK's C++ API, so this header exposes only plain C types. Every
  * symbol is rr_-prefixed. Every entry point catches all C++ exceptions; DCMTK's OFCondition comes
  * back as module + code + message in an rr_error the caller owns. No function keeps a pointer to
- * caller memory after it returns, except where noted (progress context during a store).
+ * caller memory after it returns.
  */
 #ifndef RR_DCMTK_H
 #define RR_DCMTK_H

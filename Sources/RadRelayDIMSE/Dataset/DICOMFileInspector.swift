@@ -39,10 +39,12 @@ public enum DICOMFileInspector {
         case Int32(RR_INSPECT_UNREADABLE): throw .unreadable(String(cMessage: error))
         default: throw .parseFailed(String(cMessage: error))
         }
-        let sopClass = try uid(raw.has_sop_class_uid, String(cTuple: raw.sop_class_uid), "SOPClassUID",
-                               missing: .missingSOPClass)
-        let sopInstance = try uid(raw.has_sop_instance_uid, String(cTuple: raw.sop_instance_uid), "SOPInstanceUID",
-                                  missing: .missingSOPInstance)
+        let sopClass = try uid(
+            raw.has_sop_class_uid, String(cTuple: raw.sop_class_uid), "SOPClassUID",
+            missing: .missingSOPClass)
+        let sopInstance = try uid(
+            raw.has_sop_instance_uid, String(cTuple: raw.sop_instance_uid), "SOPInstanceUID",
+            missing: .missingSOPInstance)
         if let expectedSOPClass, sopClass.value != trimmedUID(expectedSOPClass) { throw .sopClassMismatch }
         if let expectedSOPInstance, sopInstance.value != trimmedUID(expectedSOPInstance) {
             throw .sopInstanceMismatch

@@ -22,7 +22,8 @@ public struct OutgoingObject: Sendable, Equatable {
 
     /// Creates an object description from validated UIDs (as the outbox stores them).
     public init(path: String, sopClassUID: DICOMUID, sopInstanceUID: DICOMUID, transferSyntaxUID: DICOMUID) {
-        self.init(path: path, sopClassUID: sopClassUID.value, sopInstanceUID: sopInstanceUID.value,
-                  transferSyntaxUID: transferSyntaxUID.value)
+        self.init(
+            path: path, sopClassUID: sopClassUID.value, sopInstanceUID: sopInstanceUID.value,
+            transferSyntaxUID: transferSyntaxUID.value)
     }
 }

@@ -46,7 +46,8 @@ final class SCUSession {
     /// One C-STORE, on the open association when it can carry the object, else on a new one.
     func send(_ object: OutgoingObject) -> SendOutcome {
         if rr_scu_drop_if_peer_closed(scu) != 0,
-           rr_scu_can_send(scu, object.sopClassUID, object.transferSyntaxUID) == 0 {
+            rr_scu_can_send(scu, object.sopClassUID, object.transferSyntaxUID) == 0
+        {
             release()
         }
         plan.note(sopClass: object.sopClassUID, transferSyntax: object.transferSyntaxUID)
@@ -59,8 +60,9 @@ final class SCUSession {
         var result = rr_net_result()
         if let progress {
             let context = Unmanaged.passUnretained(progress).toOpaque()
-            rr_scu_store(scu, object.path, object.sopClassUID, object.sopInstanceUID, progressTrampoline, context,
-                         &result)
+            rr_scu_store(
+                scu, object.path, object.sopClassUID, object.sopInstanceUID, progressTrampoline, context,
+                &result)
         } else {
             rr_scu_store(scu, object.path, object.sopClassUID, object.sopInstanceUID, nil, nil, &result)
         }
@@ -99,7 +101,11 @@ final class SCUSession {
         let contexts = plan.contexts()
         // DCMTK copies these into its own parameters: the C strings only have to outlive the call.
         let strings = contexts.map { (strdup($0.abstractSyntax), strdup($0.transferSyntax)) }
-        defer { strings.forEach { free($0.0); free($0.1) } }
+        defer {
+            strings.forEach {
+                free($0.0); free($0.1)
+            }
+        }
         let proposed = strings.map { rr_presentation_context(abstract_syntax: $0.0, transfer_syntax: $0.1) }
         var result = rr_net_result()
         _ = proposed.withUnsafeBufferPointer { rr_scu_associate(scu, $0.baseAddress, $0.count, &result) }
