@@ -119,12 +119,13 @@ public struct Spool: Sendable {
     }
 
     /// Free and total bytes of the file system holding the state directory, as an unprivileged
-    /// process may use them (`f_bavail`), for the low-watermark check. If `statvfs` fails the
-    /// answer is (0, 0), which a watermark check reads as "full": refusing objects is the safe
-    /// side when the disk cannot even be asked.
-    public func freeSpace() -> (available: UInt64, total: UInt64) {
+    /// process may use them (`f_bavail`), for the low-watermark check. A caller that cannot
+    /// learn the free space should refuse objects (0xA700) rather than assume there is room.
+    public func freeSpace() throws(FileSystemError) -> (available: UInt64, total: UInt64) {
         var info = statvfs()
-        guard statvfs(stateDirectory, &info) == 0 else { return (0, 0) }
+        guard statvfs(stateDirectory, &info) == 0 else {
+            throw FileSystemError(operation: "statvfs", path: stateDirectory, code: errno)
+        }
         let unit = UInt64(info.f_frsize)
         return (available: UInt64(info.f_bavail) * unit, total: UInt64(info.f_blocks) * unit)
     }

@@ -67,7 +67,7 @@ final class SpoolTests: XCTestCase {
     }
 
     func testFreeSpaceComesFromTheStateFileSystem() throws {
-        let space = spool.freeSpace()
+        let space = try spool.freeSpace()
         XCTAssertGreaterThan(space.total, 0)
         XCTAssertLessThanOrEqual(space.available, space.total)
     }
