@@ -6,12 +6,14 @@ import RadRelayCore
 import RadRelayDIMSE
 import RadRelayOutbox
 
-/// Forwards one destination's queue: `associations` workers, each with its own DICOM
-/// association, run claim → send → classify in a loop (DESIGN §5). Destinations share nothing
+/// Forwards one destination's queue: `associations` workers, each with its own transport
+/// (a DICOM association), run claim → prepare → send → classify in a loop (DESIGN §5; the
+/// stages are in DeliveryStages.swift). Destinations share nothing
 /// but the database, so one bad destination never blocks another (DESIGN §1.4).
 final class DestinationForwarder: Sendable {
     let destination: Configuration.Destination
     private let outbox: Outbox
+    private let preparer: any DeliveryPreparer
     private let doorbell = Doorbell()
     private let gate = NIOLockedValueBox(DestinationGate())
     private let leaseSeconds: Double
@@ -21,12 +23,14 @@ final class DestinationForwarder: Sendable {
     init(
         destination: Configuration.Destination,
         outbox: Outbox,
+        preparer: any DeliveryPreparer = AsReceivedPreparer(),
         leaseSeconds: Double,
         now: @escaping @Sendable () -> EpochSeconds,
         logger: Logger
     ) {
         self.destination = destination
         self.outbox = outbox
+        self.preparer = preparer
         self.leaseSeconds = leaseSeconds
         self.now = now
         var logger = logger
@@ -56,19 +60,7 @@ final class DestinationForwarder: Sendable {
     private func worker(_ index: Int) async {
         var logger = self.logger
         logger[metadataKey: "worker"] = "\(index)"
-        let sender = DICOMSender(
-            configuration: DICOMSenderConfiguration(
-                host: destination.host,
-                port: destination.port,
-                calledAE: destination.aeTitle,
-                callingAE: destination.callingAETitle,
-                connectTimeout: destination.timeouts.connect,
-                acseTimeout: destination.timeouts.acse,
-                dimseTimeout: destination.timeouts.dimse,
-                idleRelease: destination.timeouts.idle
-            ),
-            logger: logger
-        )
+        let transport = makeTransport(logger)
         while !Task.isCancelled {
             let current = now()
             let gateOpenAt = gate.withLockedValue { $0.closedUntil }
@@ -91,20 +83,33 @@ final class DestinationForwarder: Sendable {
                 await doorbellOrTimeout(seconds: min(60, max(0.01, (wake ?? current + 60) - current)))
                 continue
             }
-            await forward(delivery, with: sender, logger: logger)
+            await forward(delivery, with: transport, logger: logger)
         }
-        await sender.shutdown()
+        await transport.shutdown()
     }
 
-    private func forward(_ delivery: ClaimedDelivery, with sender: DICOMSender, logger: Logger) async {
-        let outcome = await sender.send(
-            OutgoingObject(
-                path: delivery.spoolPath,
-                sopClassUID: delivery.sopClassUID.value,
-                sopInstanceUID: delivery.sopInstanceUID.value,
-                transferSyntaxUID: delivery.transferSyntaxUID.value
+    /// One transport per worker, for the destination's kind.
+    private func makeTransport(_ logger: Logger) -> any DeliveryTransport {
+        DICOMTransport(
+            sender: DICOMSender(
+                configuration: DICOMSenderConfiguration(
+                    host: destination.host,
+                    port: destination.port,
+                    calledAE: destination.aeTitle,
+                    callingAE: destination.callingAETitle,
+                    connectTimeout: destination.timeouts.connect,
+                    acseTimeout: destination.timeouts.acse,
+                    dimseTimeout: destination.timeouts.dimse,
+                    idleRelease: destination.timeouts.idle
+                ),
+                logger: logger
             )
         )
+    }
+
+    private func forward(_ delivery: ClaimedDelivery, with transport: any DeliveryTransport, logger: Logger) async {
+        let object = await preparer.prepare(delivery)
+        let outcome = await transport.send(object)
         let finished = now()
         let random = Double.random(in: 0..<1)
         gate.withLockedValue { $0.record(outcome, now: finished, policy: destination.retry, unitRandom: random) }
