@@ -13,6 +13,10 @@ sudo_cmd=""
 packages=(libdcmtk-dev dcmtk libsystemd-dev libsqlite3-dev pkg-config)
 if [ $want_test -eq 1 ]; then
     packages+=(orthanc orthanc-dicomweb python3-pip openssl strace procps curl)
+    # systemd-analyze (unit checks) and util-linux's unshare (fake journal socket) for issue 6's tests.
+    packages+=(systemd util-linux)
+    # fault suite invariant checks (sqlite3 CLI) and the benchmark's LD_PRELOAD fsync shim (gcc)
+    packages+=(sqlite3 gcc)
 fi
 
 missing=()

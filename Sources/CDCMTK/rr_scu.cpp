@@ -10,6 +10,7 @@
 #include "dcmtk/dcmnet/dul.h"
 
 #include "rr_scu_internal.h"
+#include "rr_tls_internal.h"
 
 #include <cstring>
 #include <string>
@@ -28,6 +29,8 @@ struct rr_scu {
     uint32_t maxPDU = 0;
     T_ASC_Network *network = nullptr;
     T_ASC_Association *association = nullptr;
+    /// Issue 5: outbound DICOM TLS (rr_tls.cpp); off unless rr_scu_set_tls was called.
+    rr::ClientTLS tls;
 };
 
 namespace {
@@ -231,6 +234,13 @@ int rr_scu_associate(rr_scu *scu, const rr_presentation_context *contexts, size_
             rr::failResult(result, RR_NET_LOCAL, condition);
             return result->kind;
         }
+        if (scu->tls.enabled()) {
+            const int32_t tlsTimeout = scu->acseTimeout > scu->dimseTimeout ? scu->acseTimeout : scu->dimseTimeout;
+            if (!scu->tls.prepare(scu->network, parameters, scu->host, tlsTimeout, result)) {
+                ASC_destroyAssociationParameters(&parameters);
+                return result->kind;
+            }
+        }
         // DCMTK 3.6.7 reads the connect timeout from this process-wide global at connect time;
         // senders with different values can race here, the worst case being another sender's value.
         dcmConnectionTimeout.set(scu->connectTimeout);
@@ -244,7 +254,7 @@ int rr_scu_associate(rr_scu *scu, const rr_presentation_context *contexts, size_
                 result->reject_source = static_cast<uint8_t>(reject.source);
                 result->reject_reason = static_cast<uint8_t>(reject.reason & 0xff);  // DUL codes source<<8
                 rr::failResult(result, RR_NET_REJECTED, condition);
-            } else {
+            } else if (!scu->tls.enabled() || !scu->tls.explainFailure(condition, result)) {
                 rr::failResult(result, rr::classifyAssociateFailure(condition), condition);
             }
             if (association != nullptr) ASC_destroyAssociation(&association);  // frees parameters too
@@ -409,5 +419,16 @@ void rr_scu_abort(rr_scu *scu) {
     try {
         abortAssociation(scu);
     } catch (...) {
+    }
+}
+
+int rr_scu_set_tls(rr_scu *scu, const rr_tls_client_config *config, rr_error *error) {
+    rr::clearError(error);
+    try {
+        scu->tls.configure(config);
+        return 0;
+    } catch (...) {
+        rr::setExceptionError(error);
+        return 1;
     }
 }

@@ -9,6 +9,14 @@ public struct Configuration: Sendable, Equatable {
     public var routes: [RouteRule]
     public var outbox: Outbox
     public var logging: Logging
+    /// `metrics:` (issue 6).
+    public var metrics = Metrics()
+    /// `retention:` (issue 6).
+    public var retention = Retention()
+    /// `normalization_profiles:` and `sources:` (issue 3).
+    public var normalization = Normalization.Assignment()
+    /// `compression:` (issue 3).
+    public var compression = Compression()
 
     public init(gateway: Gateway, destinations: [Destination], routes: [RouteRule], outbox: Outbox, logging: Logging) {
         self.gateway = gateway
@@ -19,7 +27,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// The router built from `routes`.
-    public var router: Router { Router(rules: routes) }
+    public var router: Router { Router(rules: routes, clock: SiteClock(timeZone: gateway.timeZone)) }
 
     /// The `gateway:` section: the DICOM listener and what it admits.
     public struct Gateway: Sendable, Equatable {
@@ -40,6 +48,9 @@ public struct Configuration: Sendable, Equatable {
         public var runtimeDirectory: String?
         /// Below this much free space on the state directory's file system, C-STORE answers 0xA700.
         public var minFreeDisk: DiskThreshold
+        /// Ingest refused for low disk resumes once free space is back at this (hysteresis);
+        /// nil derives it from `minFreeDisk` (`effectiveResumeFreeDisk`).
+        public var resumeFreeDisk: DiskThreshold? = nil
         /// Larger objects are refused.
         public var maxObjectSize: UInt64
         /// Calling-AE allowlist; empty refuses everyone.
@@ -50,6 +61,16 @@ public struct Configuration: Sendable, Equatable {
         public var maxPDULength: Int
         /// Accept storage SOP classes outside the DICOM standard's root (private classes).
         public var acceptPrivateSOPClasses: Bool
+        /// The site's time zone for routing time windows and bandwidth schedules (issue 4);
+        /// stored times stay UTC. Default: the system's zone.
+        public var timeZone: TimeZone = .current
+        /// A cap across all destinations together (issue 4); unlimited by default.
+        public var bandwidth: BandwidthSchedule = .unlimited
+        /// A second listener, with DICOM TLS, on this port (issue 5); nil when off. Set
+        /// together with `tls`. 0 picks a free port.
+        public var tlsPort: Int? = nil
+        /// Server certificate, key and client-certificate policy of the TLS listener.
+        public var tls: ServerTLS? = nil
 
         public init(
             aeTitle: AETitle,
@@ -121,7 +142,8 @@ public struct Configuration: Sendable, Equatable {
 
     /// One `destinations:` entry.
     public struct Destination: Sendable, Equatable {
-        public enum Kind: String, Sendable, Equatable { case dicom }
+        /// `dicom`: C-STORE (optionally over TLS); `stow`: DICOMweb STOW-RS over HTTP(S).
+        public enum Kind: String, Sendable, Equatable { case dicom, stow }
         public var name: String
         public var kind: Kind
         public var aeTitle: AETitle
@@ -133,6 +155,26 @@ public struct Configuration: Sendable, Equatable {
         public var associations: Int
         public var timeouts: Timeouts
         public var retry: RetryPolicy
+        /// Issue 4: egress cap with its time-of-day schedule; unlimited by default.
+        public var bandwidth: BandwidthSchedule = .unlimited
+        /// Issue 4: pending deliveries older than this (seconds since queued) are dead-lettered
+        /// as `expired`; nil keeps them forever.
+        public var maxAge: Double? = nil
+        /// Issue 4: with this many bytes pending, new objects routed here are refused (0xA700);
+        /// nil for no quota.
+        public var backlogQuota: UInt64? = nil
+        /// Issue 4: when the destination counts as down and how often it is probed.
+        public var circuit = Circuit()
+        /// Issue 4: bounded aging of waiting deliveries (seconds per priority level; 0 = off).
+        public var priorityAging: Double = 900
+        /// DICOM TLS (kind dicom) or the HTTPS trust and client certificate (kind stow); nil
+        /// for plain DICOM or the system's trust store over HTTPS.
+        public var tls: ClientTLS? = nil
+        /// The STOW-RS settings; set exactly when `kind` is `stow`. For such a destination
+        /// `host` and `port` come from `stow.url` and `aeTitle` is unused (the gateway's).
+        public var stow: STOW? = nil
+        /// Issue 3: the transfer syntax objects are sent in (`as-received` keeps each object's).
+        public var transferSyntax: CompressionTarget = .asReceived
 
         public init(
             name: String,
@@ -163,6 +205,9 @@ public struct Configuration: Sendable, Equatable {
         public var dedupWindow: Double
         /// How long a claimed delivery stays leased to a worker before another may take it.
         public var leaseSeconds: Double
+        /// Issue 4: a series (and a study) is stable once no instance arrived for this long;
+        /// routes with `hold_until_stable` release their deliveries then.
+        public var stableAfter: Double = 120
 
         public init(dedupWindow: Double = 24 * 3600, leaseSeconds: Double = 600) {
             self.dedupWindow = dedupWindow
@@ -176,6 +221,9 @@ public struct Configuration: Sendable, Equatable {
         public var level: String
         /// Allow patient identifiers in debug logs. Off by default.
         public var logPHI: Bool
+        /// Write Study and SOP Instance UIDs into log fields (`STUDY_UID`, `SOP_INSTANCE_UID`).
+        /// Off by default; the pseudonymous `STUDY_KEY` is always written.
+        public var logUIDs: Bool = false
 
         public init(level: String = "info", logPHI: Bool = false) {
             self.level = level
@@ -195,90 +243,5 @@ public enum DiskThreshold: Sendable, Equatable {
         case .percent(let p): return total > 0 && Double(available) / Double(total) * 100 < p
         case .bytes(let b): return available < b
         }
-    }
-}
-
-/// An IPv4 or IPv6 address or CIDR range from `allowed_callers[].hosts`.
-public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
-    /// Network address bytes (4 or 16).
-    public let network: [UInt8]
-    public let prefixLength: Int
-
-    public var description: String { "\(AddressRange.format(network))/\(prefixLength)" }
-
-    /// Parses "10.1.2.3", "10.9.0.0/16", "::1", "fd00::/8". Returns nil when malformed.
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let bytes = AddressRange.parseAddress(String(parts[0])) else { return nil }
-        let maxPrefix = bytes.count * 8
-        var prefix = maxPrefix
-        if parts.count == 2 {
-            guard let p = Int(parts[1]), p >= 0, p <= maxPrefix else { return nil }
-            prefix = p
-        }
-        self.network = AddressRange.mask(bytes, prefix)
-        self.prefixLength = prefix
-    }
-
-    /// True when `address` (textual IPv4/IPv6; IPv4-mapped IPv6 is treated as IPv4) is inside.
-    public func contains(_ address: String) -> Bool {
-        guard var bytes = AddressRange.parseAddress(address) else { return false }
-        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF,
-            bytes[11] == 0xFF
-        {
-            bytes = Array(bytes[12..<16])
-        }
-        guard bytes.count == network.count else { return false }
-        return AddressRange.mask(bytes, prefixLength) == network
-    }
-
-    static func mask(_ bytes: [UInt8], _ prefix: Int) -> [UInt8] {
-        bytes.enumerated().map { index, byte in
-            let bitsHere = max(0, min(8, prefix - index * 8))
-            let m: UInt8 = bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - bitsHere))
-            return byte & m
-        }
-    }
-
-    static func parseAddress(_ text: String) -> [UInt8]? {
-        if text.contains(":") { return parseIPv6(text) }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, let v = UInt8(part) else { return nil }
-            out.append(v)
-        }
-        return out
-    }
-
-    static func parseIPv6(_ text: String) -> [UInt8]? {
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ s: String) -> [UInt16]? {
-            if s.isEmpty { return [] }
-            var result: [UInt16] = []
-            for g in s.split(separator: ":", omittingEmptySubsequences: false) {
-                guard !g.isEmpty, g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
-                result.append(v)
-            }
-            return result
-        }
-        guard let head = groups(halves[0]) else { return nil }
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
-            all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            guard head.count == 8 else { return nil }
-            all = head
-        }
-        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
-    }
-
-    static func format(_ bytes: [UInt8]) -> String {
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-            .joined(separator: ":")
     }
 }

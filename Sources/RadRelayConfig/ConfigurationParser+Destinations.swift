@@ -6,6 +6,8 @@ extension ConfigurationParser {
     /// after `kind` is read, so keys of one kind are errors on another.
     static let dicomDestinationKeys = [
         "name", "kind", "ae_title", "host", "port", "calling_ae_title", "associations", "timeouts", "retry",
+        "tls", "bandwidth", "max_age", "backlog_quota", "circuit", "priority_aging",
+        "transfer_syntax",
     ]
     static let retryKeys = ["base_delay", "max_delay", "jitter", "max_object_attempts"]
     static let destinationKinds = Configuration.Destination.Kind.allKindNames
@@ -21,7 +23,7 @@ extension ConfigurationParser {
         var destinations: [Configuration.Destination] = []
         var firstLine: [String: Int] = [:]
         for item in items {
-            let map = try item.mapping(keys: Self.dicomDestinationKeys)
+            let map = try item.mapping(keys: Self.destinationKeys(for: try Self.destinationKind(item)))
             let nameNode = try map.required("name")
             let name = try self.name(nameNode)
             if let line = firstLine[name] {
@@ -42,19 +44,29 @@ extension ConfigurationParser {
         try map.read("kind", into: &kind) { node throws(ConfigurationError) in
             Configuration.Destination.Kind(rawValue: try node.choice(Self.destinationKinds)) ?? .dicom
         }
-        var destination = Configuration.Destination(
-            name: name,
-            kind: kind,
-            aeTitle: try map.required("ae_title").aeTitle(),
-            host: try map.required("host").host(),
-            port: try map.required("port").port(allowZero: false),
-            callingAETitle: gateway.aeTitle,
-            timeouts: gateway.timeouts
-        )
-        try map.read("calling_ae_title", into: &destination.callingAETitle, .aeTitle)
+        var destination: Configuration.Destination
+        if kind == .stow {
+            destination = try stowDestination(map, name: name, gateway: gateway)  // issue 5
+        } else {
+            destination = Configuration.Destination(
+                name: name,
+                kind: kind,
+                aeTitle: try map.required("ae_title").aeTitle(),
+                host: try map.required("host").host(),
+                port: try map.required("port").port(allowZero: false),
+                callingAETitle: gateway.aeTitle,
+                timeouts: gateway.timeouts
+            )
+            try map.read("calling_ae_title", into: &destination.callingAETitle, .aeTitle)
+            destination.timeouts = try timeouts(map.optional("timeouts"), defaults: gateway.timeouts)
+        }
         try map.read("associations", into: &destination.associations, .count)
-        destination.timeouts = try timeouts(map.optional("timeouts"), defaults: gateway.timeouts)
         destination.retry = try retry(map.optional("retry"))
+        try map.read("transfer_syntax", into: &destination.transferSyntax) { node throws(ConfigurationError) in
+            try transferSyntax(node)  // issue 3
+        }
+        destination.tls = try clientTLS(map.optional("tls"))
+        try destinationScheduling(map, into: &destination)  // issue 4
         return destination
     }
 
@@ -80,5 +92,5 @@ extension ConfigurationParser {
 
 extension Configuration.Destination.Kind {
     /// The `kind:` spellings the loader accepts.
-    static var allKindNames: [String] { [Self.dicom.rawValue] }
+    static var allKindNames: [String] { [Self.dicom.rawValue, Self.stow.rawValue] }
 }

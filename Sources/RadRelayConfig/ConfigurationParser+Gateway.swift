@@ -5,7 +5,8 @@ extension ConfigurationParser {
     static let gatewayKeys = [
         "ae_title", "additional_ae_titles", "bind", "port", "max_associations", "state_dir", "runtime_dir",
         "min_free_disk", "max_object_size", "max_pdu_length", "accept_private_sop_classes", "timeouts",
-        "allowed_callers",
+        "allowed_callers", "tls_port", "tls", "resume_free_disk",
+        "time_zone", "bandwidth",
     ]
     static let allowedCallerKeys = ["ae_title", "hosts", "max_associations"]
     static let timeoutKeys = ["connect", "acse", "dimse", "idle"]
@@ -36,6 +37,11 @@ extension ConfigurationParser {
         gateway.timeouts = try timeouts(map.optional("timeouts"), defaults: gateway.timeouts)
         try map.read("allowed_callers", into: &gateway.allowedCallers) { node throws(ConfigurationError) in
             try allowedCallers(node, gatewayLimit: gateway.maxAssociations)
+        }
+        try gatewayTLS(map, into: &gateway)  // issue 5
+        try gatewayScheduling(map, into: &gateway)  // issue 4
+        if let resume = map.optional("resume_free_disk") {  // issue 6
+            gateway.resumeFreeDisk = try resumeFreeDisk(resume, low: gateway.minFreeDisk)
         }
         return gateway
     }

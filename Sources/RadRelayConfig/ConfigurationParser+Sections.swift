@@ -1,7 +1,7 @@
 /// The small sections: `outbox:` and `logging:`. Absent or empty sections mean all defaults.
 extension ConfigurationParser {
-    static let outboxKeys = ["dedup_window", "lease"]
-    static let loggingKeys = ["level", "log_phi"]
+    static let outboxKeys = ["dedup_window", "lease", "stable_after"]
+    static let loggingKeys = ["level", "log_phi", "log_uids"]
     /// swift-log's `Logger.Level` names, most verbose first.
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -11,6 +11,7 @@ extension ConfigurationParser {
         let map = try node.mapping(keys: Self.outboxKeys)
         try map.read("dedup_window", into: &outbox.dedupWindow, .secondsOrZero)
         try map.read("lease", into: &outbox.leaseSeconds, .seconds)
+        try outboxScheduling(map, into: &outbox)  // issue 4
         return outbox
     }
 
@@ -20,6 +21,7 @@ extension ConfigurationParser {
         let map = try node.mapping(keys: Self.loggingKeys)
         try map.read("level", into: &logging.level, .choice(Self.logLevels))
         try map.read("log_phi", into: &logging.logPHI, .bool)
+        try map.read("log_uids", into: &logging.logUIDs, .bool)
         return logging
     }
 }

@@ -10,20 +10,31 @@ struct ConfigurationParser {
     /// Process environment, for systemd's `$STATE_DIRECTORY` and `$RUNTIME_DIRECTORY`.
     let environment: [String: String]
 
-    static let rootKeys = ["gateway", "destinations", "routes", "outbox", "logging"]
+    static let rootKeys = ["gateway", "destinations", "routes", "outbox", "logging", "metrics", "retention",
+        "normalization_profiles", "sources", "compression",
+    ]
 
     func configuration(_ root: ConfigNode) throws(ConfigurationError) -> Configuration {
         let top = try root.mapping(keys: Self.rootKeys)
         let gateway = try self.gateway(try top.required("gateway"))
         let destinations = try self.destinations(try top.required("destinations"), gateway: gateway)
-        let routes = try self.routes(try top.required("routes"), gateway: gateway, destinations: destinations)
-        return Configuration(
+        // Issue 3: before routes, so routes[].normalization can be checked against the names.
+        let profiles = try normalizationProfiles(top.optional("normalization_profiles"))
+        let routes = try self.routes(
+            try top.required("routes"), gateway: gateway, destinations: destinations, profiles: profiles)
+        var configuration = Configuration(
             gateway: gateway,
             destinations: destinations,
             routes: routes,
             outbox: try outbox(top.optional("outbox")),
             logging: try logging(top.optional("logging"))
         )
+        configuration.metrics = try metrics(top.optional("metrics"))  // issue 6
+        configuration.retention = try retention(top.optional("retention"))  // issue 6
+        configuration.normalization = Normalization.Assignment(
+            profiles: profiles, sources: try normalizationSources(top.optional("sources"), profiles: profiles))
+        configuration.compression = try compression(top.optional("compression"))  // issue 3
+        return configuration
     }
 
     // MARK: - Shared rules

@@ -1,8 +1,10 @@
 /// In-memory health of one destination as its workers see it: after a destination-level
 /// failure no worker of that destination starts another attempt until the backoff has passed,
 /// so an unreachable destination costs one connection attempt per backoff step, not one per
-/// queued object (DESIGN §5: "no hot retry loops"). A later issue persists this as a full
-/// circuit breaker in `destination_health`.
+/// queued object (DESIGN §5: "no hot retry loops").
+///
+/// Superseded by `CircuitBreaker` (issue 4), which the forwarder uses and persists in
+/// `destination_health`; this type remains only for code not yet moved over.
 public struct DestinationGate: Sendable, Equatable {
     public private(set) var consecutiveFailures: Int = 0
     public private(set) var closedUntil: EpochSeconds?
@@ -14,6 +16,11 @@ public struct DestinationGate: Sendable, Equatable {
     public func isOpen(at now: EpochSeconds) -> Bool {
         guard let closedUntil else { return true }
         return now >= closedUntil
+    }
+
+    /// Keeps the gate closed until at least `time` (a remote's `Retry-After`, issue 5).
+    public mutating func holdClosed(until time: EpochSeconds) {
+        closedUntil = max(closedUntil ?? time, time)
     }
 
     /// Records the outcome of an attempt. Object-level failures say nothing about the

@@ -15,6 +15,17 @@ public enum FailureClass: String, Sendable, CaseIterable, Codable {
     case remoteOutOfResources = "remote_out_of_resources"
     /// TLS handshake or certificate failure.
     case tls
+    /// HTTP 401, 403 or 407: the remote or a proxy refuses our credentials (an expired token must
+    /// not wipe the backlog). See `FailureClass+HTTP.swift`.
+    case httpAuthentication = "http_auth"
+    /// HTTP 404: the DICOMweb base URL is wrong or the service is not deployed yet.
+    case httpNotFound = "http_not_found"
+    /// HTTP 429, 5xx, a redirect (never followed) or another status that says nothing per
+    /// instance: the remote is unwell or busy.
+    case httpUnavailable = "http_unavailable"
+    /// A STOW-RS response body that cannot be parsed, or that lists an instance we sent in
+    /// neither ReferencedSOPSequence nor FailedSOPSequence (PS3.18 §10.5.3).
+    case unparsableResponse = "unparsable_response"
 
     // MARK: Object-level: dead-lettered at once or after a few attempts.
     /// DIMSE 0xA9xx: data set does not match the SOP class.
@@ -23,6 +34,10 @@ public enum FailureClass: String, Sendable, CaseIterable, Codable {
     case sopClassNotSupported = "sop_class_not_supported"
     /// DIMSE 0xCxxx: the remote cannot understand the object.
     case cannotUnderstand = "cannot_understand"
+    /// STOW-RS Failure Reason 0xC122: the remote does not take the instance's transfer syntax.
+    case transferSyntaxNotSupported = "transfer_syntax_not_supported"
+    /// HTTP 413 for a request holding this instance alone: it exceeds the remote's body limit.
+    case payloadTooLarge = "payload_too_large"
     /// DIMSE 0x0110 processing failure.
     case processingFailure = "processing_failure"
     /// Any other failure status.
@@ -38,6 +53,7 @@ public enum FailureClass: String, Sendable, CaseIterable, Codable {
     public var isDestinationLevel: Bool {
         switch self {
         case .connection, .timeout, .associationRejected, .aborted, .remoteOutOfResources, .tls: return true
+        case .httpAuthentication, .httpNotFound, .httpUnavailable, .unparsableResponse: return true
         default: return false
         }
     }

@@ -63,7 +63,7 @@ public struct RetryPolicy: Sendable, Equatable {
                 )
             }
             switch failure {
-            case .dataSetMismatch, .sopClassNotSupported, .spoolMissing, .expired:
+            case .dataSetMismatch, .sopClassNotSupported, .transferSyntaxNotSupported, .spoolMissing, .expired:
                 return .dead(failure: failure, detail: detail)
             default:
                 if attempt >= maxObjectAttempts { return .dead(failure: failure, detail: detail) }

@@ -14,30 +14,47 @@ import ServiceLifecycle
 /// and runs them in dependency order. `radrelayd` calls `Daemon.build` then `run`; nothing else
 /// wires components together.
 public final class Daemon: Sendable {
-    private let configuration: Configuration
-    private let logger: Logger
+    let configuration: Configuration
+    let logger: Logger
     private let lock: StateDirectoryLock
-    private let outbox: Outbox
-    private let spool: Spool
-    private let group: MultiThreadedEventLoopGroup
-    private let blockingPool: NIOThreadPool
-    private let forwarders: [String: DestinationForwarder]
-    private let pipeline: IngestPipeline
-    private let listener: StorageSCP
+    let outbox: Outbox
+    let spool: Spool
+    let group: MultiThreadedEventLoopGroup
+    let blockingPool: NIOThreadPool
+    let forwarders: [String: DestinationForwarder]
+    /// Issue 4: the cap across all destinations (nil when unlimited) and study stability.
+    let globalLimiter: BandwidthLimiter?
+    let stability: StudyStabilityService
+    /// Normalization and compression per destination (issue 3); nil when nothing is configured.
+    let variants: VariantPreparer?
+    let pipeline: IngestPipeline
+    let batcher: IngestBatcher
+    let listener: StorageSCP
+    /// Readiness, heartbeats/watchdog, reload, metrics (issue 6; Control/DaemonOperations.swift).
+    let operations: DaemonOperations
+    /// The DICOM TLS listener on `gateway.tls_port` (issue 5), beside the plain one.
+    let tlsListener: TLSListener?
+    /// Certificates whose expiry status and metrics report (issue 5; Daemon+TLS.swift).
+    public let certificates: CertificateInventory
     private let control: ControlServer
-    private let startedAt: Date
+    let startedAt: Date
     private let listenerAddress = NIOLockedValueBox<SocketAddress?>(nil)
 
     /// Prepares everything that can fail before the daemon talks to anyone: takes the state
     /// directory lock, opens and migrates the outbox, reconciles crash leftovers.
-    public static func build(configuration: Configuration, logger: Logger) throws -> Daemon {
-        try Daemon(configuration: configuration, logger: logger)
+    public static func build(
+        configuration: Configuration,
+        logger: Logger,
+        options: DaemonOptions = DaemonOptions()
+    ) throws -> Daemon {
+        try Daemon(configuration: configuration, logger: logger, options: options)
     }
 
-    private init(configuration: Configuration, logger: Logger) throws {
+    private init(configuration: Configuration, logger: Logger, options: DaemonOptions) throws {
         self.configuration = configuration
         self.logger = logger
         self.startedAt = Date()
+        operations = DaemonOperations(configuration: configuration, options: options, logger: logger)
         try DCMTKRuntime.initialize()
 
         let stateDirectory = URL(fileURLWithPath: configuration.gateway.stateDirectory, isDirectory: true)
@@ -72,24 +89,41 @@ public final class Daemon: Sendable {
         blockingPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
         blockingPool.start()
 
+        let variants = try VariantPreparer.make(configuration: configuration, outbox: outbox, now: now, logger: logger)
+        self.variants = variants  // issue 3
+        let siteClock = SiteClock(timeZone: configuration.gateway.timeZone)
+        let globalLimiter = Self.makeGlobalLimiter(configuration, clock: siteClock, now: now)  // issue 4
+        self.globalLimiter = globalLimiter
         var forwarders: [String: DestinationForwarder] = [:]
         for destination in configuration.destinations {
             forwarders[destination.name] = DestinationForwarder(
                 destination: destination,
                 outbox: outbox,
+                preparer: variants ?? AsReceivedPreparer(),
                 leaseSeconds: configuration.outbox.leaseSeconds,
+                clock: siteClock,
+                globalLimiter: globalLimiter,
+                heartbeats: operations.heartbeats,
                 now: now,
                 logger: logger
             )
         }
         self.forwarders = forwarders
         let wakeTargets = forwarders
+        let stability = StudyStabilityService(
+            outbox: outbox, quietTime: configuration.outbox.stableAfter, heartbeats: operations.heartbeats, now: now,
+            logger: logger, onReleased: { names in for name in names { wakeTargets[name]?.wake() } })
+        self.stability = stability
         let batcher = IngestBatcher(outbox: outbox, clock: now, syncsSpoolDirectory: true)
+        self.batcher = batcher
         pipeline = IngestPipeline(
             policy: IngestPipeline.Policy(
                 admission: AdmissionPolicy(gateway: configuration.gateway),
                 router: configuration.router,
-                minFreeDisk: configuration.gateway.minFreeDisk
+                minFreeDisk: configuration.gateway.minFreeDisk,
+                resumeFreeDisk: configuration.gateway.effectiveResumeFreeDisk,
+                backlogQuotas: Self.backlogQuotas(configuration),  // issue 4
+                pendingBytes: { [outbox] in try outbox.pendingBytes() }
             ),
             spool: spool,
             batcher: batcher,
@@ -97,6 +131,7 @@ public final class Daemon: Sendable {
             logger: logger,
             onQueued: { destinations in
                 for name in destinations { wakeTargets[name]?.wake() }
+                stability.objectArrived()
             }
         )
         let gateway = configuration.gateway
@@ -116,6 +151,8 @@ public final class Daemon: Sendable {
             group: group,
             logger: logger
         )
+        tlsListener = try Self.makeTLSListener(gateway, delegate: pipeline, group: group, sibling: listener, logger: logger)
+        certificates = CertificateInventory(configuration: configuration)
         let runtimeDirectory = gateway.runtimeDirectory ?? gateway.stateDirectory
         try FileManager.default.createDirectory(atPath: runtimeDirectory, withIntermediateDirectories: true)
         control = ControlServer(
@@ -130,22 +167,33 @@ public final class Daemon: Sendable {
     public func run() async throws {
         let address = try await listener.start()
         listenerAddress.withLockedValue { $0 = address }
-        try await control.start(router: { [self] method, path in await self.route(method: method, path: path) })
+        try await control.start(router: { [self] request in await self.handleControl(request) })
         let port = address.port ?? 0
         logger.notice(
             "radrelay listening",
             metadata: ["address": "\(address.ipAddress ?? "?")", "port": "\(port)", "control": "\(control.socketPath)"]
         )
-        SystemdNotifier.ready(status: "listening on port \(port)")
+        try await startTLSListener()
+        try await operations.start(daemon: self)
+        logger.notice("radrelay ready", metadata: LogEvent.daemonStarted.metadata(["version": "\(radrelayVersion)"]))
+        // READY=1 is sent by SupervisionService once the service group runs: only then are
+        // SIGTERM/SIGINT trapped, so a stop right after READY drains instead of killing.
 
         let services: [any Service] = [
             ListenerService(daemon: self),
             ForwardingService(forwarders: Array(forwarders.values)),
-        ]
+            stability,  // issue 4: study/series stable state, hold_until_stable
+            CertificateExpiryService(inventory: certificates, logger: logger),
+            SupervisionService(daemon: self),  // issue 6: watchdog, STATUS
+            RetentionService(daemon: self),  // issue 6
+            ReloadService(daemon: self),  // issue 6: SIGHUP
+        ] + [variants].compactMap { $0 }  // issue 3: sweeps derived files
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await serviceGroup.run()
+        await variants?.shutdown()
+        await operations.stop()
         await control.stop()
         try await group.shutdownGracefully()
         try await blockingPool.shutdownGracefully()
@@ -154,28 +202,18 @@ public final class Daemon: Sendable {
     }
 
     fileprivate func stopListening() async {
+        operations.markStopping()
         SystemdNotifier.stopping()
-        logger.notice("Shutting down: no new associations; draining")
+        logger.notice("Shutting down: no new associations; draining", metadata: LogEvent.daemonStopping.metadata)
         await listener.stopAccepting()
+        await tlsListener?.scp.stopAccepting()
         await listener.drain(timeout: configuration.gateway.timeouts.dimse)
+        await tlsListener?.scp.drain(timeout: configuration.gateway.timeouts.dimse)
     }
 
     // MARK: - Control socket
 
-    private func route(method: HTTPMethodName, path: String) async -> (Int, Data) {
-        switch (method, path) {
-        case ("GET", "/status"):
-            do {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                return (200, try encoder.encode(try statusReport()))
-            } catch {
-                return (500, Data("{\"error\":\"\(error)\"}".utf8))
-            }
-        default:
-            return (404, Data("{\"error\":\"not found\"}".utf8))
-        }
-    }
+    // Routes: Control/Daemon+Control.swift (issue 6).
 
     func statusReport() throws -> StatusReport {
         let now = Date().timeIntervalSince1970

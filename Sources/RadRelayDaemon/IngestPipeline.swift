@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOPosix
 import RadRelayConfig
@@ -17,9 +18,17 @@ final class IngestPipeline: StorageSCPDelegate {
         var admission: AdmissionPolicy
         var router: Router
         var minFreeDisk: DiskThreshold
+        /// Where ingest resumes after `minFreeDisk` was crossed (hysteresis); nil: `minFreeDisk`.
+        var resumeFreeDisk: DiskThreshold? = nil
+        /// Issue 4: per destination, the pending bytes above which objects routed there are
+        /// refused with 0xA700, and how to read the pending bytes (`Outbox.pendingBytes`).
+        var backlogQuotas: [String: UInt64] = [:]
+        var pendingBytes: (@Sendable () throws -> [String: UInt64])? = nil
     }
 
     private let policy: NIOLockedValueBox<Policy>
+    /// The low-watermark state (issue 6): refusing from below `minFreeDisk` until `resumeFreeDisk`.
+    private let watermark = NIOLockedValueBox(DiskWatermark())
     private let spool: Spool
     private let batcher: IngestBatcher
     private let blockingPool: NIOThreadPool
@@ -46,6 +55,12 @@ final class IngestPipeline: StorageSCPDelegate {
     /// Swaps routing, allowlist and watermark (SIGHUP); associations in progress continue.
     func update(_ newPolicy: Policy) { policy.withLockedValue { $0 = newPolicy } }
 
+    /// The policy in force (a reload changes parts of it).
+    var currentPolicy: Policy { policy.withLockedValue { $0 } }
+
+    /// True while C-STORE is refused for lack of disk space.
+    var diskIsLow: Bool { watermark.withLockedValue { $0.isLow } }
+
     // MARK: - Associations
 
     func decideAssociation(_ request: AssociationRequestInfo) -> AssociationDecision {
@@ -53,28 +68,30 @@ final class IngestPipeline: StorageSCPDelegate {
     }
 
     func associationRejected(_ request: AssociationRequestInfo?, rejection: AssociationRejection, why: String) {
+        GatewayMetrics.association(accepted: false)
         logger.warning(
             "Association rejected",
-            metadata: [
+            metadata: LogEvent.associationRejected.metadata([
                 "dicom_calling_aet": "\(request?.callingAE.value ?? "?")",
                 "dicom_called_aet": "\(request?.calledAE.value ?? "?")",
                 "dicom_peer_ip": "\(request?.peerAddress ?? "?")",
                 "reject": "\(rejection)",
                 "reason": "\(why)",
-            ]
+            ])
         )
     }
 
     func associationAccepted(_ association: AssociationInfo, acceptedContexts: Int) {
+        GatewayMetrics.association(accepted: true)
         logger.info(
             "Association accepted",
-            metadata: [
+            metadata: LogEvent.associationAccepted.metadata([
                 "association": "\(association.id)",
                 "dicom_calling_aet": "\(association.callingAE)",
                 "dicom_called_aet": "\(association.calledAE)",
                 "dicom_peer_ip": "\(association.peerAddress)",
                 "contexts": "\(acceptedContexts)",
-            ]
+            ])
         )
     }
 
@@ -85,14 +102,31 @@ final class IngestPipeline: StorageSCPDelegate {
     // MARK: - C-STORE
 
     func beginStore(_ request: StoreRequestInfo) -> StoreStart {
-        let threshold = policy.withLockedValue { $0.minFreeDisk }
+        let (threshold, resume) = policy.withLockedValue { ($0.minFreeDisk, $0.resumeFreeDisk ?? $0.minFreeDisk) }
         // A statvfs per object costs microseconds; a stale cached value could let a burst
         // fill the disk past the watermark.
         guard let space = try? spool.freeSpace() else {
+            GatewayMetrics.storeResponse(.outOfResources)
             return .refuse(.outOfResources, comment: "gateway cannot check its disk")
         }
-        if threshold.isBelow(available: space.available, total: space.total) {
-            logger.error("Disk below min_free_disk: refusing C-STORE", metadata: ["available": "\(space.available)"])
+        // Hysteresis (issue 6): once below min_free_disk, refuse until resume_free_disk.
+        let (low, transition) = watermark.withLockedValue { state in
+            let transition = state.observe(
+                belowLow: threshold.isBelow(available: space.available, total: space.total),
+                atOrAboveResume: resume.isReached(available: space.available, total: space.total)
+            )
+            return (state.isLow, transition)
+        }
+        let diskMeta: Logger.Metadata = ["available_bytes": "\(space.available)", "total_bytes": "\(space.total)"]
+        switch transition {
+        case .becameLow?:
+            logger.error("Disk below min_free_disk: refusing C-STORE", metadata: LogEvent.diskLow.metadata(diskMeta))
+        case .recovered?:
+            logger.notice("Disk space recovered: accepting C-STORE again", metadata: LogEvent.diskRecovered.metadata(diskMeta))
+        case nil: break
+        }
+        if low {
+            GatewayMetrics.storeResponse(.outOfResources)
             return .refuse(.outOfResources, comment: "gateway disk below its low watermark")
         }
         let slot = spool.allocate()
@@ -106,6 +140,15 @@ final class IngestPipeline: StorageSCPDelegate {
     }
 
     func completeStore(_ object: ReceivedObject) async -> StoreResponse {
+        let started = ContinuousClock.now
+        let response = await completeStoreUnmetered(object)
+        GatewayMetrics.storeResponse(response.status)
+        GatewayMetrics.ingestDuration(ContinuousClock.now - started)
+        if response.status.rawValue == 0 { GatewayMetrics.bytesReceived(object.fileSize) }
+        return response
+    }
+
+    private func completeStoreUnmetered(_ object: ReceivedObject) async -> StoreResponse {
         guard let slot = slots.withLockedValue({ $0.removeValue(forKey: object.path) }) else {
             return StoreResponse(status: .processingFailure, errorComment: "internal error: unknown spool file")
         }
@@ -117,12 +160,16 @@ final class IngestPipeline: StorageSCPDelegate {
         // Validation and fsync block: run them on the blocking pool, never on the event loop
         // or Swift's cooperative pool (DESIGN §3).
         let inspected: InspectedObject
+        let attributes: [DICOMTag: [String]]
+        let routing = policy.withLockedValue { $0.router }
         do {
-            inspected = try await blockingPool.runIfActive { [spool] in
+            (inspected, attributes) = try await blockingPool.runIfActive { [spool] in
+                // One parse validates the object and reads what the routing rules test (issue 4).
                 let result = try DICOMFileInspector.inspect(
                     path: object.path,
                     expectedSOPClass: request.sopClassUID,
-                    expectedSOPInstance: request.sopInstanceUID
+                    expectedSOPInstance: request.sopInstanceUID,
+                    attributes: Array(routing.requiredTags)
                 )
                 // The directory fsync after the rename is batched: the batcher syncs the spool
                 // directory once per group commit, before the transaction (FIELD-NOTES).
@@ -131,14 +178,20 @@ final class IngestPipeline: StorageSCPDelegate {
             }
         } catch let error as InspectionError {
             spool.discard(slot)
-            logger.warning("C-STORE refused: invalid object", metadata: meta.merging(["error": "\(error)"]) { $1 })
+            logger.warning(
+                "C-STORE refused: invalid object",
+                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
+            )
             if case .sopClassMismatch = error {
                 return StoreResponse(status: .dataSetDoesNotMatchSOPClass, errorComment: "SOP class differs from command")
             }
             return StoreResponse(status: .cannotUnderstand, errorComment: error.statusComment)
         } catch {
             spool.discard(slot)
-            logger.error("C-STORE refused: cannot make object durable", metadata: meta.merging(["error": "\(error)"]) { $1 })
+            logger.error(
+                "C-STORE refused: cannot make object durable",
+                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
+            )
             return StoreResponse(status: .outOfResources, errorComment: "gateway cannot store the object")
         }
 
@@ -147,17 +200,28 @@ final class IngestPipeline: StorageSCPDelegate {
             calledAE: request.association.calledAE,
             sourceIP: request.association.peerAddress,
             modality: inspected.modality,
-            sopClassUID: inspected.sopClassUID
+            sopClassUID: inspected.sopClassUID,
+            attributes: attributes,
+            dimsePriority: request.dimsePriority,
+            receivedAt: Date().timeIntervalSince1970
         )
-        let decision = policy.withLockedValue { $0.router }.route(facts)
+        let decision = routing.route(facts)
+        // Issue 4: an object no rule routes is refused (0x0124), never accepted and dropped.
         guard !decision.destinations.isEmpty else {
             spool.discard(slot)
-            logger.error("C-STORE refused: no route matches this object", metadata: meta)
-            return StoreResponse(status: .outOfResources, errorComment: "no route for this object")
+            logger.error("C-STORE refused: no route matches this object", metadata: LogEvent.objectRefused.metadata(meta))
+            return StoreResponse(status: .notAuthorized, errorComment: "no route for this object")
+        }
+        if let full = await destinationOverQuota(decision) {
+            spool.discard(slot)
+            meta["destination"] = "\(full)"
+            logger.warning(
+                "C-STORE refused: destination backlog over its quota", metadata: LogEvent.objectRefused.metadata(meta))
+            return StoreResponse(status: .outOfResources, errorComment: "destination backlog over quota")
         }
         let result: IngestResult
         do {
-            let ingest = IngestRequest(
+            var ingest = IngestRequest(
                 spoolPath: slot.finalRelativePath,
                 sopInstanceUID: inspected.sopInstanceUID,
                 sopClassUID: inspected.sopClassUID,
@@ -172,12 +236,19 @@ final class IngestPipeline: StorageSCPDelegate {
                 modality: inspected.modality,
                 routes: decision.destinations
             )
+            ingest.holdUntilStable = decision.heldUntilStable  // issue 4
+            ingest.routeProfiles = decision.normalization
+            FaultPoint.hit("ingest-after-fsync-before-commit")  // issue 7: test builds only
             result = try await batcher.submit(ingest)
         } catch {
             spool.discard(slot)
-            logger.error("C-STORE refused: outbox commit failed", metadata: meta.merging(["error": "\(error)"]) { $1 })
+            logger.error(
+                "C-STORE refused: outbox commit failed",
+                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
+            )
             return StoreResponse(status: .outOfResources, errorComment: "gateway cannot queue the object")
         }
+        FaultPoint.hit("ingest-after-commit-before-response")  // issue 7: test builds only
         if result.allDuplicates {
             _ = spool.remove(relative: slot.finalRelativePath)
         }
@@ -185,13 +256,45 @@ final class IngestPipeline: StorageSCPDelegate {
         meta["destinations"] = "\(decision.destinations.keys.sorted().joined(separator: ","))"
         meta["queued"] = "\(queued.count)"
         for destination in result.corrections {
-            logger.warning(
+            // An alert (issue 4): journal priority 3 and a counter, since the PACS will never know.
+            logger.error(
                 "Correction: same SOP Instance UID with different content queued again",
                 metadata: meta.merging(["destination": "\(destination)"]) { $1 }
             )
+            Counter(label: "radrelay_corrections_total", dimensions: [("destination", destination)]).increment()
         }
-        logger.info("Object stored", metadata: meta)
+        // Issue 6: what a person following one study in the journal needs — STUDY_KEY always,
+        // the UIDs only when logging.log_uids (the journal handler drops them otherwise).
+        let studyUID = inspected.studyInstanceUID ?? ""
+        meta["study_key"] = "\(StudyKey.make(studyUID))"
+        meta["study_uid"] = "\(studyUID)"
+        meta["sop_instance_uid"] = "\(inspected.sopInstanceUID.value)"
+        meta["dimse_status"] = "0x0000"
+        logger.info("Object stored", metadata: LogEvent.objectStored.metadata(meta))
+        for (destination, outcome) in result.outcomes.sorted(by: { $0.key < $1.key }) {
+            var fields = meta
+            fields["destination"] = "\(destination)"
+            fields["outcome"] = "\(outcome)"
+            if let id = result.deliveryIDs[destination] { fields["delivery"] = "\(id)" }
+            if outcome.queuedSomething {
+                logger.info("Object queued for destination", metadata: LogEvent.objectQueued.metadata(fields))
+            } else {
+                GatewayMetrics.dedupHit(destination: destination)
+                logger.info("Duplicate object not queued again", metadata: LogEvent.duplicateIgnored.metadata(fields))
+            }
+        }
         if !queued.isEmpty { onQueued(queued) }
         return StoreResponse(status: .success)
+    }
+
+    /// The first destination of `decision` whose pending backlog has reached its quota (issue 4),
+    /// so a dead destination refuses new work for itself instead of filling the disk for all.
+    private func destinationOverQuota(_ decision: RoutingDecision) async -> String? {
+        let (quotas, pending) = policy.withLockedValue { ($0.backlogQuotas, $0.pendingBytes) }
+        let capped = decision.destinations.keys.filter { quotas[$0] != nil }.sorted()
+        guard !capped.isEmpty, let pending else { return nil }
+        // A SQLite read: on the blocking pool, like every other file and database access here.
+        guard let backlog = try? await blockingPool.runIfActive({ try pending() }) else { return nil }
+        return capped.first { backlog[$0, default: 0] >= quotas[$0]! }
     }
 }

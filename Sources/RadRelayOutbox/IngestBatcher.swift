@@ -67,6 +67,12 @@ public final class IngestBatcher: Sendable {
         }
     }
 
+    /// Runs `body` on the commit queue after every commit already started: the watchdog's
+    /// liveness probe of the commit path (issue 6). A commit that hangs keeps `body` from running.
+    public func probe(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+
     /// Ingest transactions committed (or attempted) so far.
     public var transactionCount: Int { state.withLock { $0.transactions } }
 

@@ -30,6 +30,12 @@ public struct IngestRequest: Sendable, Equatable {
     public var modality: String?
     /// Destination name → priority, as the router decided. Must not be empty.
     public var routes: [String: Priority]
+    /// Destinations (of `routes`) whose deliveries wait, held, until the study is stable
+    /// (a route's `hold_until_stable`, issue 4).
+    public var holdUntilStable: Set<String> = []
+    /// Per destination, the route-level normalization profiles the matching rules name, in
+    /// order (issue 4 stores them with the delivery for the preparer, issue 3).
+    public var routeProfiles: [String: [String]] = [:]
 
     /// Creates a request; `sha256` is lower-cased.
     public init(

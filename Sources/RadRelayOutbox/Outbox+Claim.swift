@@ -207,7 +207,7 @@ extension Outbox {
         return best?.id
     }
 
-    private static func claimed(_ id: Int64, spool: Spool, db: Database) throws -> ClaimedDelivery {
+    static func claimed(_ id: Int64, spool: Spool, db: Database) throws -> ClaimedDelivery {
         guard
             let row = try db.row(
                 """

@@ -47,7 +47,8 @@ extension Outbox {
         unneeded: inout [String]
     ) throws -> IngestResult {
         // Sorted so that the delivery ids of one object come out in a stable order.
-        let routes = request.routes.sorted { $0.key < $1.key }
+        // Issue 4: the whole study inherits the highest priority seen (Outbox+Studies.swift).
+        let routes = try Outbox.inheritStudyPriority(request, db: db).sorted { $0.key < $1.key }
         var plans: [(destination: String, priority: Priority, plan: Plan)] = []
         for (destination, priority) in routes {
             let plan = try plan(request, destination: destination, now: now, dedupWindow: dedupWindow, db: db)
@@ -80,11 +81,11 @@ extension Outbox {
                     """
                     INSERT INTO delivery (instance_id, destination, sop_instance_uid, sha256, byte_size, priority,
                                           state, attempts, queued_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, \(Outbox.initialStateSQL), 0, ?)
                     """,
                     [
                         instanceID, destination, request.sopInstanceUID.value, request.sha256,
-                        Int64(request.byteSize), priority.rawValue, now,
+                        Int64(request.byteSize), priority.rawValue, destination, now,
                     ]
                 )
                 outcomes[destination] = outcome
@@ -93,21 +94,28 @@ extension Outbox {
                 try db.run(
                     """
                     UPDATE delivery
-                    SET instance_id = ?, byte_size = ?, priority = ?, state = 'queued', attempts = 0,
+                    SET instance_id = ?, byte_size = ?, priority = ?, state = \(Outbox.initialStateSQL), attempts = 0,
                         queued_at = ?, next_attempt_at = NULL, lease_until = NULL, delivered_at = NULL,
                         last_error_class = NULL, last_error_detail = NULL, last_status = NULL
                     WHERE id = ?
                     """,
-                    [instanceID, Int64(request.byteSize), priority.rawValue, now, id]
+                    [instanceID, Int64(request.byteSize), priority.rawValue, destination, now, id]
                 )
                 if let path = try releaseSpool(previousInstanceID, now: now, db: db) { unneeded.append(path) }
                 outcomes[destination] = .queued
                 deliveryIDs[destination] = id
             }
         }
+        try applyRouteActions(request, outcomes: outcomes, deliveryIDs: deliveryIDs, db: db)  // issue 4
         try upsertStudy(request, priority: instancePriority, now: now, db: db)
+        try trackSeries(request, now: now, db: db)  // issue 4
         return IngestResult(instanceID: instanceID, outcomes: outcomes, deliveryIDs: deliveryIDs)
     }
+
+    /// The state of a new or re-queued delivery: `held` on a destination an operator has held
+    /// (`destination_hold`, issue 6), else `queued`. Takes the destination as its one argument.
+    static let initialStateSQL =
+        "(SELECT CASE WHEN count(*) > 0 THEN 'held' ELSE 'queued' END FROM destination_hold WHERE destination = ?)"
 
     private static func plan(
         _ request: IngestRequest,
@@ -180,7 +188,8 @@ extension Outbox {
             SET last_received_at = max(last_received_at, excluded.last_received_at),
                 first_received_at = min(first_received_at, excluded.first_received_at),
                 instance_count = instance_count + 1,
-                priority = max(priority, excluded.priority)
+                priority = max(priority, excluded.priority),
+                stable_at = NULL
             """,
             [request.studyInstanceUID.value, now, now, priority.rawValue]
         )

@@ -69,7 +69,8 @@ public final class Outbox: Sendable {
         try pool.barrierWriteWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        try Schema.migrator.migrate(pool)
+        // Refuses a newer schema; backs the file up before migrating an older one.
+        try Schema.migrate(pool, databasePath: path, logger: logger)
         let settings = try durabilitySettings()
         guard settings.journalMode == "wal", settings.synchronous == 2, settings.foreignKeys else {
             throw OutboxError.unsafeDatabaseSettings(

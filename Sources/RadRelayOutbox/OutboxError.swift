@@ -12,6 +12,9 @@ public enum OutboxError: Error, Equatable, CustomStringConvertible {
     case unsafeDatabaseSettings(String)
     /// Startup reconcile found no file at all in the spool while `expectedFiles` rows need one.
     case spoolEmpty(directory: String, expectedFiles: Int)
+    /// The database records schema migrations this version does not know: a newer radrelay
+    /// wrote it. Opening it could corrupt it; nothing was changed.
+    case schemaNewer(unknownMigrations: [String])
 
     /// A one-line explanation for logs and error output.
     public var description: String {
@@ -23,6 +26,9 @@ public enum OutboxError: Error, Equatable, CustomStringConvertible {
         case .spoolEmpty(let directory, let expected):
             return "spool directory \(directory) holds no file but \(expected) acknowledged objects need theirs; "
                 + "is its file system mounted? Nothing was changed"
+        case .schemaNewer(let unknown):
+            return "the database was written by a newer radrelay (unknown schema migrations: "
+                + unknown.joined(separator: ", ") + "); install that version or restore a backup. Nothing was changed"
         }
     }
 }

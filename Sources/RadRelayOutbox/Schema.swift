@@ -14,6 +14,12 @@ enum Schema {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2-operations") { db in
+            try db.execute(sql: v2Operations)
+        }
+        migrator.registerMigration("v3-scheduling") { db in
+            try db.execute(sql: v3Scheduling)  // issue 4: Schema+Scheduling.swift
+        }
         return migrator
     }
 

@@ -1,11 +1,15 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import RadRelayConfig
 import RadRelayDaemon
+import RadRelaySystemd
 
-/// `radrelayd`: the gateway daemon. Parses arguments, bootstraps logging, builds the daemon
-/// from the configuration and runs it (CONVENTIONS §5: everything else is in RadRelayDaemon).
+/// `radrelayd`: the gateway daemon. Parses arguments, bootstraps logging and metrics, builds the
+/// daemon from the configuration and runs it (CONVENTIONS §5: everything else is in
+/// RadRelayDaemon).
 @main
 struct RadRelayD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,16 +37,22 @@ struct RadRelayD: AsyncParsableCommand {
             print("radrelayd: \(config): configuration is valid")
             return
         }
-        let level = Logger.Level(rawValue: configuration.logging.level) ?? .info
+        // Native journal fields under systemd, `<N>`-prefixed stderr lines otherwise; the
+        // settings object lets SIGHUP change level and PHI rules of existing loggers.
+        let settings = JournalLogSettings(Daemon.logSettings(configuration.logging))
+        let output = JournalLogHandler.Output.detect(environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            JournalLogHandler(label: label, identifier: "radrelayd", settings: settings, output: output)
         }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory())
         let logger = Logger(label: "radrelay")
         let daemon: Daemon
         do {
-            daemon = try Daemon.build(configuration: configuration, logger: logger)
+            daemon = try Daemon.build(
+                configuration: configuration,
+                logger: logger,
+                options: DaemonOptions(configPath: config, logSettings: settings)
+            )
         } catch {
             logger.critical("radrelayd cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -1,4 +1,4 @@
-import RadRelayConfig
+@testable import RadRelayConfig
 import XCTest
 
 /// One test per kind of mistake, each checking the exact line and column reported.
@@ -61,10 +61,10 @@ final class ConfigurationErrorTests: XCTestCase {
     }
 
     func testUnknownKeyWithoutCloseMatchListsTheKnownKeys() {
-        let yaml = minimalYAML + "\nmetrics: {}\n"
+        let yaml = minimalYAML + "\nzzz_unrelated: {}\n"
         assertError(
-            yaml, .unknownKey, line: 10, column: 1, keyPath: "metrics",
-            message: "expected one of: gateway, destinations, routes, outbox, logging"
+            yaml, .unknownKey, line: 10, column: 1, keyPath: "zzz_unrelated",
+            message: "expected one of: " + ConfigurationParser.rootKeys.joined(separator: ", ")
         )
     }
 
@@ -297,9 +297,10 @@ final class ConfigurationErrorTests: XCTestCase {
 
     func testUnknownDestinationKind() {
         let yaml = minimalYAML.replacingOccurrences(
-            of: "    ae_title: PACS", with: "    kind: stow\n    ae_title: PACS")
+            of: "    ae_title: PACS", with: "    kind: dicomweb\n    ae_title: PACS")
         assertError(
-            yaml, .invalidValue, line: 5, column: 11, keyPath: "destinations[0].kind", message: "expected one of: dicom"
+            yaml, .invalidValue, line: 5, column: 11, keyPath: "destinations[0].kind",
+            message: "expected one of: dicom, stow"
         )
     }
 

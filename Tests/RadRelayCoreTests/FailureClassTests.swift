@@ -20,6 +20,7 @@ final class FailureClassTests: XCTestCase {
     func testDestinationLevelClasses() {
         let destinationLevel: Set<FailureClass> = [
             .connection, .timeout, .associationRejected, .aborted, .remoteOutOfResources, .tls,
+            .httpAuthentication, .httpNotFound, .httpUnavailable, .unparsableResponse,
         ]
         for failure in FailureClass.allCases {
             XCTAssertEqual(failure.isDestinationLevel, destinationLevel.contains(failure), failure.rawValue)

@@ -78,7 +78,7 @@ final class RetryPolicyTests: XCTestCase {
 
     func testDestinationLevelFailuresAreDeferredNeverDead() {
         let destinationLevel = FailureClass.allCases.filter(\.isDestinationLevel)
-        XCTAssertEqual(destinationLevel.count, 6)
+        XCTAssertEqual(destinationLevel.count, 10)  // 6 DICOM + 4 HTTP (issue 5)
         for failure in destinationLevel {
             for attempt in [1, 3, 4, 1000] {
                 guard case .deferred(let notBefore, let deferredFailure, _) = disposition(failure, attempt: attempt)

@@ -28,7 +28,7 @@ class OutboxTestCase: XCTestCase {
     func makeRequest(
         uid: String,
         content: String = "original",
-        study: String = "1.2.826.0.1.3680043.10.1",
+        study: String? = nil,
         routes: [String: Priority] = ["pacs-a": .routine]
     ) throws -> IngestRequest {
         let slot = outbox.spool.allocate()
@@ -38,8 +38,8 @@ class OutboxTestCase: XCTestCase {
             spoolPath: slot.finalRelativePath,
             sopInstanceUID: try DICOMUID(uid),
             sopClassUID: try DICOMUID("1.2.840.10008.5.1.4.1.1.2"),
-            studyInstanceUID: try DICOMUID(study),
-            seriesInstanceUID: try DICOMUID(study + ".1"),
+            studyInstanceUID: try DICOMUID(study ?? Self.defaultStudy(uid)),
+            seriesInstanceUID: try DICOMUID((study ?? Self.defaultStudy(uid)) + ".1"),
             transferSyntaxUID: try DICOMUID("1.2.840.10008.1.2.1"),
             byteSize: UInt64(content.utf8.count),
             sha256: fakeSHA256(content),
@@ -50,6 +50,10 @@ class OutboxTestCase: XCTestCase {
             routes: routes
         )
     }
+
+    /// Each object its own study unless a test says otherwise: a study inherits the highest
+    /// priority of its objects (issue 4), which tests of per-object behaviour must not see.
+    static func defaultStudy(_ uid: String) -> String { "1.2.826.0.1.3680043.10.1." + uid }
 
     /// Ingests one request and returns its result.
     @discardableResult

@@ -27,6 +27,9 @@ public struct RadRelayTestConfig: Sendable {
         public var retryBaseDelay: String?
         /// `retry.max_delay`, e.g. "2s".
         public var retryMaxDelay: String?
+        /// Extra YAML lines inside this destination's mapping (e.g. `timeouts: { dimse: 2s }`),
+        /// without indentation.
+        public var extraLines: [String] = []
         public init(
             name: String = "remote",
             aeTitle: String = "ORTHANC",
@@ -66,6 +69,14 @@ public struct RadRelayTestConfig: Sendable {
     public var extraGatewayLines: [String] = []
     /// Extra top-level YAML appended at the end.
     public var extraYAML = ""
+    /// Extra entries of the `destinations:` list as raw YAML lines, indented for the list
+    /// (e.g. `"  - name: cloud"`, `"    kind: stow"`); issue 5's STOW-RS destinations.
+    public var extraDestinationLines: [String] = []
+    /// Names of the extra destinations, for the default route.
+    public var extraDestinationNames: [String] = []
+    /// Raw YAML lines of the `routes:` list, indented for the list (e.g. `"  - name: stat"`,
+    /// `"    match: { calling_ae: ED_CT }"`); replaces `routes` when set (issue 4).
+    public var routeLines: [String]? = nil
 
     /// A configuration with state in `stateDirectory`, forwarding to `destinations`.
     public init(stateDirectory: String, destinations: [Destination]) {
@@ -115,10 +126,16 @@ public struct RadRelayTestConfig: Sendable {
             if let b = d.retryBaseDelay { retry.append("base_delay: \(q(b))") }
             if let m = d.retryMaxDelay { retry.append("max_delay: \(q(m))") }
             if !retry.isEmpty { lines.append("    retry: { \(retry.joined(separator: ", ")) }") }
+            lines += d.extraLines.map { "    " + $0 }
         }
+        lines += extraDestinationLines
         lines.append("routes:")
-        for route in routes ?? [destinations.map(\.name)] {
-            lines.append("  - destinations: [\(route.map(q).joined(separator: ", "))]")
+        if let routeLines {
+            lines += routeLines
+        } else {
+            for route in routes ?? [destinations.map(\.name) + extraDestinationNames] {
+                lines.append("  - destinations: [\(route.map(q).joined(separator: ", "))]")
+            }
         }
         return lines.joined(separator: "\n") + "\n" + extraYAML
     }

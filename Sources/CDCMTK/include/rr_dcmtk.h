@@ -92,6 +92,22 @@ int rr_inspect_file(const char *path, const char *transfer_syntax_hint, rr_inspe
  */
 int rr_is_storage_sop_class(const char *uid);
 
+/* MARK: - Attribute values for routing rules (rr_attributes.cpp; issue 4) */
+
+/** Receives the value of the attribute tags[index]: all its values joined by backslashes, as
+ * stored (character set not converted), NUL-terminated; "" when present but empty. */
+typedef void (*rr_attribute_fn)(void *context, size_t index, const char *value);
+
+/**
+ * rr_inspect_file, plus the values of the main-dataset attributes tags[0..count) (each
+ * group << 16 | element): found (may be NULL) is called, on this thread, once for each present
+ * attribute; absent ones are skipped; sequences report "". Exists so ingest parses a received file
+ * once for both validation and routing; same result codes and checks as rr_inspect_file.
+ */
+int rr_inspect_file_attributes(const char *path, const char *transfer_syntax_hint, const uint32_t *tags,
+                               size_t count, rr_attribute_fn found, void *context, rr_inspection *out,
+                               rr_error *error);
+
 /* MARK: - SHA-256 (rr_hash.cpp) */
 
 /** An incremental SHA-256 state (OpenSSL EVP), opaque to the caller. */
@@ -135,7 +151,9 @@ typedef enum rr_net_kind {
     RR_NET_REJECTED = 3,
     RR_NET_ABORTED = 4,
     RR_NET_LOCAL = 5,
-    RR_NET_NO_CONTEXT = 6
+    RR_NET_NO_CONTEXT = 6,
+    /** TLS handshake or certificate failure (issue 5, rr_tls.cpp); nothing was sent. */
+    RR_NET_TLS = 7
 } rr_net_kind;
 
 /** The outcome of one SCU operation. has_status is set when the peer sent a DIMSE response. */
@@ -216,6 +234,163 @@ int rr_scu_release(rr_scu *scu, rr_net_result *result);
 
 /** Aborts the open association (A-ABORT), if any. */
 void rr_scu_abort(rr_scu *scu);
+
+/* MARK: - DICOM TLS client (rr_tls.cpp; issue 5) */
+
+/** Outbound DICOM TLS settings; strings are copied by rr_scu_set_tls. */
+typedef struct rr_tls_client_config {
+    /** PEM bundle of trusted CAs; NULL uses the system's (/etc/ssl/certs). */
+    const char *ca_file;
+    /** PEM client certificate for mutual TLS, or NULL. */
+    const char *certificate_file;
+    /** PEM private key of certificate_file, or NULL. */
+    const char *private_key_file;
+    /** Name to verify and send as SNI instead of the configured host, or NULL. */
+    const char *server_name;
+    /** 1: the certificate must name the host (X509_VERIFY_PARAM_set1_host / _ip). */
+    uint8_t verify_hostname;
+} rr_tls_client_config;
+
+/**
+ * Makes every later association of this SCU use TLS with the BCP 195 non-downgrading profile
+ * (TLS 1.2+), a required and verified server certificate, SNI and a host-name check that
+ * DCMTK 3.6.7 does not do itself. The files are read again for each association (rotation
+ * without a restart). A handshake failure is RR_NET_TLS, before any DICOM byte is sent.
+ * Returns 0.
+ */
+int rr_scu_set_tls(rr_scu *scu, const rr_tls_client_config *config, rr_error *error);
+
+/* MARK: - Normalization and transcoding (rr_edit.cpp, rr_transcode.cpp; issue 3) */
+
+/** One object loaded for editing and transcoding. Not thread-safe: one per job. */
+typedef struct rr_object rr_object;
+
+/**
+ * Loads a Part 10 file for a derived variant. Large values (pixel data) are read from the file
+ * when needed, so the file must stay until rr_object_close. NULL on failure.
+ */
+rr_object *rr_object_open(const char *path, rr_error *error);
+
+/** Frees the object (NULL is fine). */
+void rr_object_close(rr_object *object);
+
+/** What the transcoding policy and the charset handling need to know about an opened object. */
+typedef struct rr_object_info {
+    char transfer_syntax_uid[RR_UID_CAPACITY];
+    /** (0008,0005) as stored, values joined by backslashes; empty when absent. */
+    char specific_character_set[RR_UID_CAPACITY];
+    uint8_t has_specific_character_set;
+    /** Top-level (7FE0,0010) Pixel Data is present. */
+    uint8_t has_pixel_data;
+    /** Some text element holds bytes outside ASCII. */
+    uint8_t has_extended_characters;
+} rr_object_info;
+
+/** Fills info. Returns 0. */
+int rr_object_get_info(rr_object *object, rr_object_info *info, rr_error *error);
+
+/** Result codes of rr_object_get_text. */
+enum {
+    RR_TEXT_PRESENT = 0,
+    RR_TEXT_ABSENT = 1,
+    /** Present, but not text (UI, SQ, binary VRs): rules may only remove it. */
+    RR_TEXT_NOT_TEXT = 2,
+    /** The buffer is too small; *length holds the size needed. */
+    RR_TEXT_TOO_SMALL = 3,
+    RR_TEXT_FAILED = 4
+};
+
+/**
+ * Reads a top-level attribute (tag = group << 16 | element) as UTF-8 for the rule engine: all
+ * values joined by backslashes, padding removed, decoded from the declared Specific Character
+ * Set, else from assumed_charset (may be NULL), else as Latin-1 when bytes outside ASCII appear.
+ * Exists because Swift cannot reach DCMTK's element API or its iconv-based converter.
+ */
+int rr_object_get_text(rr_object *object, uint32_t tag, const char *assumed_charset, char *buffer,
+                       size_t capacity, size_t *length, rr_error *error);
+
+/** One net change of a pass: set the UTF-8 value, or remove the attribute. */
+typedef struct rr_attribute_edit {
+    uint32_t tag;
+    const char *value;
+    size_t length;
+    uint8_t remove;
+} rr_attribute_edit;
+
+/** One normalization pass and what its Original Attributes Sequence item says. */
+typedef struct rr_normalization_pass {
+    const rr_attribute_edit *edits;
+    size_t count;
+    /** Convert the object's text to ISO_IR 192 (UTF-8) first. */
+    uint8_t convert_to_utf8;
+    /** Source character set for objects without (0008,0005), or NULL. */
+    const char *assumed_charset;
+    /** (0400,0563), (0400,0564), (0400,0565) and the DT of (0400,0562) and (0008,0015). */
+    const char *modifying_system;
+    const char *source_of_previous_values;
+    const char *reason;
+    const char *date_time;
+} rr_normalization_pass;
+
+/** What rr_object_apply_pass did besides the edits. */
+typedef struct rr_pass_result {
+    /** The text was converted to UTF-8 (asked for, or needed to write a value). */
+    uint8_t converted_charset;
+    /** Conversion was asked for, but non-ASCII text has no declared or assumed character set. */
+    uint8_t charset_unknown;
+    /** An Original Attributes Sequence item was appended. */
+    uint8_t recorded;
+} rr_pass_result;
+
+/**
+ * Applies one pass to the loaded object (PS3.3 C.12.1.1.9): copies the prior value of every
+ * edited attribute (zero length when it was absent) into a new Modified Attributes Sequence item,
+ * converts the text to UTF-8 when asked (recording only the old Specific Character Set), applies
+ * the edits, appends the item to (0400,0561) with Attribute Modification DateTime, Modifying
+ * System, Source of Previous Values and Reason, and sets Instance Coercion DateTime. Existing
+ * items are kept. Refuses (and changes nothing) edits of UIDs, sequences, binary values, the
+ * meta header, the character set, the coercion record and pixel data. Returns 0 or -1.
+ */
+int rr_object_apply_pass(rr_object *object, const rr_normalization_pass *pass, rr_pass_result *result,
+                         rr_error *error);
+
+/** Outcomes of rr_object_save. */
+enum {
+    /** Written in its own transfer syntax (no transcoding asked). */
+    RR_SAVE_WRITTEN = 0,
+    /** Written in the target syntax (and verified when asked). */
+    RR_SAVE_TRANSCODED = 1,
+    /** The codec refused the image (bit depth, photometric interpretation, short data…). */
+    RR_SAVE_CODEC_FAILED = 2,
+    /** The written file's decoded pixel data differs from the source's (or cannot be decoded). */
+    RR_SAVE_MISMATCH = 3,
+    /** The file could not be written. */
+    RR_SAVE_WRITE_FAILED = 4
+};
+
+/** What rr_object_save did. */
+typedef struct rr_save_result {
+    int32_t outcome;
+    /** Transfer syntax of the written file. */
+    char transfer_syntax_uid[RR_UID_CAPACITY];
+    /** Bytes of native pixel data hashed for the verification (0 when none was made). */
+    uint64_t pixel_bytes;
+    uint8_t verified;
+    /** Seconds spent decoding the source, encoding and writing; and verifying. */
+    double encode_seconds;
+    double verify_seconds;
+} rr_save_result;
+
+/**
+ * Writes the object as a new Part 10 file at path, in target_syntax_uid (NULL or "" keeps its
+ * syntax). Transcoding uses the codecs registered by rr_runtime_initialize with lossless
+ * parameters and changes nothing but the encoding (DCMTK's JPEG note in Derivation Description
+ * is undone). With verify, the written file is loaded again, decoded, and its pixel data's
+ * SHA-256 must equal the source's. On any outcome but WRITTEN/TRANSCODED the caller deletes the
+ * file and falls back. Exists so codec work runs in one call on a worker thread.
+ */
+int rr_object_save(rr_object *object, const char *path, const char *target_syntax_uid, int verify,
+                   rr_save_result *result, rr_error *error);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,16 @@ public enum DICOMFileInspector {
         case Int32(RR_INSPECT_UNREADABLE): throw .unreadable(String(cMessage: error))
         default: throw .parseFailed(String(cMessage: error))
         }
+        return try interpret(raw, expectedSOPClass: expectedSOPClass, expectedSOPInstance: expectedSOPInstance)
+    }
+
+    /// Checks the identity the shim found (shared with the attribute-reading variant in
+    /// AttributeReader.swift, issue 4).
+    static func interpret(
+        _ raw: rr_inspection,
+        expectedSOPClass: String?,
+        expectedSOPInstance: String?
+    ) throws(InspectionError) -> InspectedObject {
         let sopClass = try uid(
             raw.has_sop_class_uid, String(cTuple: raw.sop_class_uid), "SOPClassUID",
             missing: .missingSOPClass)

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The DICOM storage SCP: a SwiftNIO listener running the DICOM upper layer itself
 /// (docs/decisions.md, "accept path"). Every connection is an independent `AssociationHandler`
@@ -11,7 +12,7 @@ public final class StorageSCP: Sendable {
     private let delegate: any StorageSCPDelegate
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let limiter = AssociationLimiter()
+    private let limiter: AssociationLimiter
     private let nextAssociationID = NIOLockedValueBox<UInt64>(0)
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
     private let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
@@ -20,8 +21,12 @@ public final class StorageSCP: Sendable {
         configuration: StorageSCPConfiguration,
         delegate: any StorageSCPDelegate,
         group: any EventLoopGroup,
-        logger: Logger
+        logger: Logger,
+        sharingLimitsWith sibling: StorageSCP? = nil
     ) {
+        // A TLS listener beside the plain one shares its association counts (issue 5), so
+        // `max_associations` stays a limit for the gateway as a whole.
+        self.limiter = sibling?.limiter ?? AssociationLimiter()
         self.configuration = configuration
         self.delegate = delegate
         self.group = group
@@ -52,6 +57,14 @@ public final class StorageSCP: Sendable {
                 )
                 track(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    // Issue 5: TLS first on the TLS listener; on the plain one a sniffer that
+                    // names a TLS ClientHello for what it is.
+                    if let tls = configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                        try channel.pipeline.syncOperations.addHandler(TLSConnectionLogger(logger: logger))
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(PlainPortTLSDetector(logger: logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(
                             PDUFrameDecoder(maxAssociateRequestLength: 1 << 20, maxDataPDULength: maxDataPDU)

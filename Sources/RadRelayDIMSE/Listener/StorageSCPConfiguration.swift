@@ -20,6 +20,8 @@ public struct StorageSCPConfiguration: Sendable {
     public var maxObjectSize: UInt64
     /// Accept SOP classes outside the 1.2.840.10008 root (private storage classes).
     public var acceptPrivateSOPClasses: Bool
+    /// DICOM TLS on this listener (issue 5); nil for plain DICOM.
+    public var tls: ListenerTLS? = nil
 
     public init(
         host: String,

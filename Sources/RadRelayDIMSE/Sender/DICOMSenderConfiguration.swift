@@ -26,6 +26,36 @@ public struct DICOMSenderConfiguration: Sendable, Equatable {
     public var idleRelease: Double
     /// The largest PDU we accept from the remote (PS3.8 §9.3.1 Maximum Length).
     public var maxPDU: Int
+    /// DICOM TLS (PS3.15 B.1, BCP 195 non-downgrading) for every association; nil for plain
+    /// DICOM (issue 5).
+    public var tls: TLS? = nil
+
+    /// Outbound TLS settings. Files are read again for each new association.
+    public struct TLS: Sendable, Equatable {
+        /// PEM bundle of trusted CAs; nil uses the system's.
+        public var caFile: String?
+        /// PEM client certificate (mutual TLS) and its key.
+        public var certificateFile: String?
+        public var privateKeyFile: String?
+        /// The server certificate must name `serverName ?? host`.
+        public var verifyHostname: Bool
+        /// Name to verify and send as SNI instead of `host`.
+        public var serverName: String?
+
+        public init(
+            caFile: String? = nil,
+            certificateFile: String? = nil,
+            privateKeyFile: String? = nil,
+            verifyHostname: Bool = true,
+            serverName: String? = nil
+        ) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.privateKeyFile = privateKeyFile
+            self.verifyHostname = verifyHostname
+            self.serverName = serverName
+        }
+    }
 
     /// Creates a configuration; the defaults suit a LAN PACS.
     public init(
@@ -37,7 +67,8 @@ public struct DICOMSenderConfiguration: Sendable, Equatable {
         acseTimeout: Double = 30,
         dimseTimeout: Double = 60,
         idleRelease: Double = 10,
-        maxPDU: Int = 16384
+        maxPDU: Int = 16384,
+        tls: TLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -48,6 +79,7 @@ public struct DICOMSenderConfiguration: Sendable, Equatable {
         self.dimseTimeout = dimseTimeout
         self.idleRelease = idleRelease
         self.maxPDU = maxPDU
+        self.tls = tls
     }
 
     /// A timeout as DCMTK takes it: whole seconds, rounded up, at least 1.

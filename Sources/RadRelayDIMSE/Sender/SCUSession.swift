@@ -32,6 +32,7 @@ final class SCUSession {
         }
         guard let created else { fatalError("rr_scu_create failed: \(String(cMessage: error))") }
         scu = created
+        if let tls = configuration.tls { Self.applyTLS(tls, to: created) }  // issue 5
         progress = onProgress.map(ProgressBox.init)
         self.logger = logger
     }
@@ -116,6 +117,29 @@ final class SCUSession {
         }
         logger.debug("association established", metadata: ["proposedContexts": "\(contexts.count)"])
         return nil
+    }
+}
+
+extension SCUSession {
+    /// Turns on DICOM TLS for every later association (rr_tls.cpp).
+    fileprivate static func applyTLS(_ tls: DICOMSenderConfiguration.TLS, to scu: OpaquePointer) {
+        func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+            guard let text else { return body(nil) }
+            return text.withCString { body($0) }
+        }
+        var error = rr_error()
+        withOptionalCString(tls.caFile) { ca in
+            withOptionalCString(tls.certificateFile) { certificate in
+                withOptionalCString(tls.privateKeyFile) { key in
+                    withOptionalCString(tls.serverName) { name in
+                        var config = rr_tls_client_config(
+                            ca_file: ca, certificate_file: certificate, private_key_file: key, server_name: name,
+                            verify_hostname: tls.verifyHostname ? 1 : 0)
+                        _ = rr_scu_set_tls(scu, &config, &error)
+                    }
+                }
+            }
+        }
     }
 }
 

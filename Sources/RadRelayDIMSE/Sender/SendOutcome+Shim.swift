@@ -21,6 +21,7 @@ extension SendOutcome {
             let fields = "\(result.reject_result)/\(result.reject_source)/\(result.reject_reason)"
             self = .failed(.associationRejected, status: nil, detail: fields)
         case RR_NET_ABORTED: self = .failed(.aborted, status: nil, detail: detail)
+        case RR_NET_TLS: self = .failed(.tls, status: nil, detail: detail)
         case RR_NET_NO_CONTEXT: self = .failed(.sopClassNotSupported, status: nil, detail: Self.noContextDetail)
         default: self = .failed(.localError, status: nil, detail: detail.isEmpty ? "no response" : detail)
         }

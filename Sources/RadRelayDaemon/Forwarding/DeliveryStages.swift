@@ -41,6 +41,21 @@ protocol DeliveryTransport: Sendable {
     func probe() async -> SendOutcome
     /// Releases the connection; called once when the worker stops.
     func shutdown() async
+    /// How many objects one `sendBatch` may carry (issue 5; default one, see STOWTransport.swift).
+    var batchLimits: BatchLimits { get }
+    /// Whether the forwarder claims and sends through `sendBatch` (default false).
+    var prefersBatches: Bool { get }
+    /// Sends several objects of one priority together; one result per item, in order
+    /// (default: `send` each in turn).
+    func sendBatch(_ items: [BatchItem]) async -> [TransportResult]
+    /// True when the transport charges the worker's `WorkerPacer` while bytes are on the wire
+    /// (issue 4: smooth pacing at PDU / chunk granularity); otherwise the forwarder charges each
+    /// object's bytes to the bandwidth cap after the send (the average still holds).
+    var pacesOnTheWire: Bool { get }
+}
+
+extension DeliveryTransport {
+    var pacesOnTheWire: Bool { false }
 }
 
 /// DICOM C-STORE over a DCMTK association (`DICOMSender`).
@@ -61,4 +76,7 @@ struct DICOMTransport: DeliveryTransport {
     func probe() async -> SendOutcome { await sender.echo() }
 
     func shutdown() async { await sender.shutdown() }
+
+    /// The sender's progress callback feeds the worker's pacer (DestinationForwarder).
+    var pacesOnTheWire: Bool { true }
 }

@@ -1,0 +1,144 @@
+import RadRelayCore
+
+// Issue 5: TLS on both sides and STOW-RS destinations. Kept out of Configuration.swift so the
+// sections other issues extend stay small.
+extension Configuration {
+    /// `gateway.tls`: the TLS listener's identity and who may connect to it.
+    public struct ServerTLS: Sendable, Equatable {
+        /// PEM certificate (chain) of the gateway; absolute path.
+        public var certificate: String
+        /// PEM private key of the certificate; absolute path.
+        public var privateKey: String
+        /// PEM bundle of the CAs whose client certificates are trusted; nil accepts none.
+        public var clientCA: String?
+        /// Refuse a TLS connection that presents no client certificate trusted by `clientCA`.
+        public var requireClientCertificate: Bool
+
+        public init(certificate: String, privateKey: String, clientCA: String? = nil, requireClientCertificate: Bool = false) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+            self.requireClientCertificate = requireClientCertificate
+        }
+    }
+
+    /// `destinations[].tls`: how we check the remote and, optionally, who we are to it.
+    public struct ClientTLS: Sendable, Equatable {
+        /// PEM bundle of the CAs trusted for the remote's certificate; nil uses the system's.
+        public var ca: String?
+        /// PEM client certificate (mutual TLS); set together with `privateKey`.
+        public var certificate: String?
+        /// PEM private key of `certificate`.
+        public var privateKey: String?
+        /// Check that the remote's certificate names the host we connect to (on by default;
+        /// DCMTK 3.6.7 does not, radrelay does it through OpenSSL).
+        public var verifyHostname: Bool
+        /// The name to verify and send as SNI instead of `host` (e.g. when `host` is an address).
+        public var serverName: String?
+
+        public init(
+            ca: String? = nil,
+            certificate: String? = nil,
+            privateKey: String? = nil,
+            verifyHostname: Bool = true,
+            serverName: String? = nil
+        ) {
+            self.ca = ca
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.verifyHostname = verifyHostname
+            self.serverName = serverName
+        }
+    }
+
+    /// A `kind: stow` destination's settings (DICOMweb STOW-RS, PS3.18 §10.5).
+    public struct STOW: Sendable, Equatable {
+        /// The DICOMweb base URL (`https://platform.example/dicom-web`), no trailing slash.
+        public var url: String
+        /// `http` or `https`.
+        public var scheme: String
+        /// Host of `url`.
+        public var host: String
+        /// Port of `url` (default 80 / 443).
+        public var port: Int
+        /// POST to `{url}/studies/{StudyInstanceUID}` (one study per request) instead of
+        /// `{url}/studies`.
+        public var studyScoped: Bool
+        /// Credentials, read from files at every request when they changed.
+        public var auth: HTTPAuth?
+        /// At most this many instances in one request (1 sends one instance per request).
+        public var maxInstancesPerRequest: Int
+        /// At most this many body bytes in one request (an instance larger than this goes alone).
+        public var maxBytesPerRequest: UInt64
+        /// An HTTP proxy (`http://host:port`); HTTPS goes through it with CONNECT.
+        public var proxy: HTTPProxy?
+        /// Per-phase HTTP timeouts.
+        public var timeouts: HTTPTimeouts
+
+        public init(
+            url: String,
+            scheme: String,
+            host: String,
+            port: Int,
+            studyScoped: Bool = false,
+            auth: HTTPAuth? = nil,
+            maxInstancesPerRequest: Int = 50,
+            maxBytesPerRequest: UInt64 = 64_000_000,
+            proxy: HTTPProxy? = nil,
+            timeouts: HTTPTimeouts = HTTPTimeouts()
+        ) {
+            self.url = url
+            self.scheme = scheme
+            self.host = host
+            self.port = port
+            self.studyScoped = studyScoped
+            self.auth = auth
+            self.maxInstancesPerRequest = maxInstancesPerRequest
+            self.maxBytesPerRequest = maxBytesPerRequest
+            self.proxy = proxy
+            self.timeouts = timeouts
+        }
+    }
+
+    /// Where HTTP credentials come from. Files, so systemd's `LoadCredential=` works and tokens
+    /// rotate without a restart.
+    public enum HTTPAuth: Sendable, Equatable {
+        /// The file holds the token (surrounding white space ignored): `Authorization: Bearer …`.
+        case bearerTokenFile(String)
+        /// The file holds `user:password`: `Authorization: Basic …`.
+        case basicAuthFile(String)
+    }
+
+    /// `proxy: http://host:port`.
+    public struct HTTPProxy: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// Per-phase HTTP timeouts in seconds.
+    public struct HTTPTimeouts: Sendable, Equatable {
+        /// TCP connect plus TLS handshake (and proxy CONNECT).
+        public var connect: Double
+        /// Longest silence while waiting for response bytes (a stalled server).
+        public var read: Double
+        /// Longest time the server may refuse to take body bytes (a stalled upload).
+        public var write: Double
+        /// Whole request, body and response included.
+        public var request: Double
+        /// An idle pooled connection is closed after this.
+        public var idle: Double
+
+        public init(connect: Double = 10, read: Double = 120, write: Double = 60, request: Double = 1800, idle: Double = 60) {
+            self.connect = connect
+            self.read = read
+            self.write = write
+            self.request = request
+            self.idle = idle
+        }
+    }
+}
