@@ -195,6 +195,17 @@ final class IngestPipeline: StorageSCPDelegate {
             return StoreResponse(status: .outOfResources, errorComment: "gateway cannot store the object")
         }
 
+        // The study UID keys study tracking and priority inheritance. Missing or invalid, it is
+        // the sender's fault: 0xC000 (not 0xA700, which a PACS would retry forever).
+        guard let studyText = inspected.studyInstanceUID, (try? DICOMUID(studyText)) != nil else {
+            spool.discard(slot)
+            logger.warning(
+                "C-STORE refused: invalid object",
+                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "missing or invalid Study Instance UID"]) { $1 })
+            )
+            return StoreResponse(status: .cannotUnderstand, errorComment: "missing or invalid Study Instance UID")
+        }
+
         let facts = ObjectFacts(
             callingAE: request.association.callingAE,
             calledAE: request.association.calledAE,

@@ -280,7 +280,6 @@ final class BadInputTests: FaultTestCase {
     /// An object whose Study Instance UID is missing or not a UID is the sender's fault: it must
     /// get a failure status the sender will not retry forever (0xC000), not 0xA700.
     func testMissingOrInvalidStudyUIDIsRefusedAsTheObjectsFault() throws {
-        try FaultSuite.knownBug("missing/invalid Study Instance UID answered 0xA700 (IngestPipeline)")
         try startDaemon()
         var statuses: [String] = []
         for (n, study) in ["", "not-a-uid", "../../x", String(repeating: "9", count: 65)].enumerated() {
