@@ -150,6 +150,11 @@ final class BadInputTests: FaultTestCase {
                 XCTAssertEqual(got, .aborted, "silent peer mid-object")
                 outcomes.append("silent mid-object: \(got)")
             }
+            // First let the daemon see the end of the association: until then the .part file may
+            // not even exist yet, and an "empty" directory would prove nothing.
+            try pollUntil("association ended after \(ending)", timeout: 10) {
+                ((try? daemon.statusJSON())?["active_associations"] as? Int) == 0
+            }
             try pollUntil("partial file removed after \(ending)", timeout: 5) {
                 regularFiles(under: daemon.incomingDirectory).isEmpty
             }
