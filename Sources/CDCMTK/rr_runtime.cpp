@@ -26,6 +26,9 @@ int rr_runtime_initialize(rr_error *error) {
             // DCMTK ignores SIGPIPE only once a network is initialised; a listener built on NIO
             // may write first, so do it here as well.
             std::signal(SIGPIPE, SIG_IGN);
+            // Until rr_log_install_sink replaces it (the daemon does, right after this), DCMTK
+            // writes warnings and above to stderr. This replaces every root appender, so it must
+            // run before that sink is installed: it runs once, here.
             OFLog::configure(OFLogger::WARN_LOG_LEVEL);
             DJLSDecoderRegistration::registerCodecs();
             DJLSEncoderRegistration::registerCodecs();

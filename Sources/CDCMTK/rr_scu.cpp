@@ -162,6 +162,45 @@ OFCondition buildParameters(rr_scu *scu, const rr_presentation_context *contexts
     return condition;
 }
 
+// MARK: - Results of the rr_net_result entry points
+
+/// Sets `result` to `kind` with a constant message and returns the kind (what the entry point returns).
+int fail(rr_net_result *result, rr_net_kind kind, const char *message) {
+    rr::failResult(result, kind, message);
+    return result->kind;
+}
+
+/// Sets `result` to `kind` with the condition's text and returns the kind.
+int fail(rr_net_result *result, rr_net_kind kind, const OFCondition &condition) {
+    rr::failResult(result, kind, condition);
+    return result->kind;
+}
+
+/// A DIMSE exchange (or the A-RELEASE) on an open association failed: classifies the failure and
+/// aborts the association, since half a message may be on the wire and it cannot carry anything
+/// else. Returns the kind.
+int failExchange(rr_scu *scu, const OFCondition &condition, rr_net_result *result) {
+    rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
+    abortAssociation(scu, canSendAbortAfter(condition));
+    return result->kind;
+}
+
+/// Called from an entry point's `catch (...)`: an exception left the association in an unknown
+/// state, so it is aborted; the result is RR_NET_LOCAL with the exception's message.
+int failWithException(rr_scu *scu, rr_net_result *result) {
+    abortAssociation(scu);
+    result->kind = RR_NET_LOCAL;
+    rr::setExceptionError(&result->error);
+    return result->kind;
+}
+
+/// The remote answered: RR_NET_OK with its DIMSE status (success or not, the caller classifies).
+int succeedWithStatus(rr_net_result *result, uint16_t status) {
+    result->has_status = 1;
+    result->status = status;
+    return RR_NET_OK;
+}
+
 }  // namespace
 
 rr_scu *rr_scu_create(const rr_scu_config *config, rr_error *error) {
@@ -212,27 +251,23 @@ int rr_scu_associate(rr_scu *scu, const rr_presentation_context *contexts, size_
     rr::resetResult(result);
     try {
         if (scu->association != nullptr) {
-            rr::failResult(result, RR_NET_LOCAL, "an association is already open");
-            return result->kind;
+            return fail(result, RR_NET_LOCAL, "an association is already open");
         }
         if (count == 0 || count > maximumContexts) {
-            rr::failResult(result, RR_NET_LOCAL, "between 1 and 128 presentation contexts are required");
-            return result->kind;
+            return fail(result, RR_NET_LOCAL, "between 1 and 128 presentation contexts are required");
         }
         OFCondition condition = EC_Normal;
         if (scu->network == nullptr) {
             condition = ASC_initializeNetwork(NET_REQUESTOR, 0, scu->acseTimeout, &scu->network);
             if (condition.bad()) {
-                rr::failResult(result, RR_NET_LOCAL, condition);
-                return result->kind;
+                return fail(result, RR_NET_LOCAL, condition);
             }
         }
         T_ASC_Parameters *parameters = nullptr;
         condition = buildParameters(scu, contexts, count, &parameters);
         if (condition.bad()) {
             if (parameters != nullptr) ASC_destroyAssociationParameters(&parameters);
-            rr::failResult(result, RR_NET_LOCAL, condition);
-            return result->kind;
+            return fail(result, RR_NET_LOCAL, condition);
         }
         if (scu->tls.enabled()) {
             const int32_t tlsTimeout = scu->acseTimeout > scu->dimseTimeout ? scu->acseTimeout : scu->dimseTimeout;
@@ -265,16 +300,12 @@ int rr_scu_associate(rr_scu *scu, const rr_presentation_context *contexts, size_
         if (ASC_countAcceptedPresentationContexts(parameters) == 0) {
             ASC_releaseAssociation(association);
             destroyAssociation(scu);
-            rr::failResult(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
-            return result->kind;
+            return fail(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
         }
         applySendTimeout(association, scu->dimseTimeout);
         return RR_NET_OK;
     } catch (...) {
-        abortAssociation(scu);
-        result->kind = RR_NET_LOCAL;
-        rr::setExceptionError(&result->error);
-        return result->kind;
+        return failWithException(scu, result);
     }
 }
 
@@ -293,16 +324,12 @@ int rr_scu_store(rr_scu *scu, const char *path, const char *sop_class_uid,
                  rr_net_result *result) {
     rr::resetResult(result);
     try {
-        if (scu->association == nullptr) {
-            rr::failResult(result, RR_NET_LOCAL, "no association is open");
-            return result->kind;
-        }
+        if (scu->association == nullptr) return fail(result, RR_NET_LOCAL, "no association is open");
         // Default (lazy) loading: large values stream from the file while they are sent.
         DcmFileFormat file;
         OFCondition condition = file.loadFile(path);
         if (condition.bad()) {
-            rr::failResult(result, RR_NET_LOCAL, condition);
-            return result->kind;
+            return fail(result, RR_NET_LOCAL, condition);
         }
         DcmDataset *dataset = file.getDataset();
         OFString sopClass;
@@ -310,22 +337,17 @@ int rr_scu_store(rr_scu *scu, const char *path, const char *sop_class_uid,
         dataset->findAndGetOFString(DCM_SOPClassUID, sopClass);
         dataset->findAndGetOFString(DCM_SOPInstanceUID, sopInstance);
         if (sopClass != sop_class_uid || sopInstance != sop_instance_uid) {
-            rr::failResult(result, RR_NET_LOCAL, "the file's SOP class or instance differs from the object's");
-            return result->kind;
+            return fail(result, RR_NET_LOCAL, "the file's SOP class or instance differs from the object's");
         }
         const E_TransferSyntax stored = dataset->getOriginalXfer();
         E_TransferSyntax accepted = EXS_Unknown;
         const T_ASC_PresentationContextID contextID =
             findContext(scu->association, sop_class_uid, DcmXfer(stored).getXferID(), &accepted);
-        if (contextID == 0) {
-            rr::failResult(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
-            return result->kind;
-        }
+        if (contextID == 0) return fail(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
         if (accepted != stored) {
             dataset->chooseRepresentation(accepted, nullptr);
             if (!dataset->canWriteXfer(accepted)) {
-                rr::failResult(result, RR_NET_LOCAL, "cannot convert to the accepted transfer syntax");
-                return result->kind;
+                return fail(result, RR_NET_LOCAL, "cannot convert to the accepted transfer syntax");
             }
         }
         T_DIMSE_C_StoreRQ request;
@@ -343,54 +365,29 @@ int rr_scu_store(rr_scu *scu, const char *path, const char *sop_class_uid,
                                     progress != nullptr ? storeProgress : nullptr, &bridge, DIMSE_NONBLOCKING,
                                     scu->dimseTimeout, &response, &statusDetail);
         delete statusDetail;
-        if (condition.bad()) {
-            // Half a dataset may be on the wire: the association cannot carry anything else.
-            rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            abortAssociation(scu, canSendAbortAfter(condition));
-            return result->kind;
-        }
-        result->has_status = 1;
-        result->status = response.DimseStatus;
-        return RR_NET_OK;
+        if (condition.bad()) return failExchange(scu, condition, result);
+        return succeedWithStatus(result, response.DimseStatus);
     } catch (...) {
-        abortAssociation(scu);
-        result->kind = RR_NET_LOCAL;
-        rr::setExceptionError(&result->error);
-        return result->kind;
+        return failWithException(scu, result);
     }
 }
 
 int rr_scu_echo(rr_scu *scu, rr_net_result *result) {
     rr::resetResult(result);
     try {
-        if (scu->association == nullptr) {
-            rr::failResult(result, RR_NET_LOCAL, "no association is open");
-            return result->kind;
-        }
+        if (scu->association == nullptr) return fail(result, RR_NET_LOCAL, "no association is open");
         const T_ASC_PresentationContextID contextID =
             ASC_findAcceptedPresentationContextID(scu->association, UID_VerificationSOPClass);
-        if (contextID == 0) {
-            rr::failResult(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
-            return result->kind;
-        }
+        if (contextID == 0) return fail(result, RR_NET_NO_CONTEXT, "no presentation context accepted");
         DIC_US status = 0;
         DcmDataset *statusDetail = nullptr;
         const OFCondition condition = DIMSE_echoUser(scu->association, scu->association->nextMsgID++,
                                                      DIMSE_NONBLOCKING, scu->dimseTimeout, &status, &statusDetail);
         delete statusDetail;
-        if (condition.bad()) {
-            rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            abortAssociation(scu, canSendAbortAfter(condition));
-            return result->kind;
-        }
-        result->has_status = 1;
-        result->status = status;
-        return RR_NET_OK;
+        if (condition.bad()) return failExchange(scu, condition, result);
+        return succeedWithStatus(result, status);
     } catch (...) {
-        abortAssociation(scu);
-        result->kind = RR_NET_LOCAL;
-        rr::setExceptionError(&result->error);
-        return result->kind;
+        return failWithException(scu, result);
     }
 }
 
@@ -399,18 +396,11 @@ int rr_scu_release(rr_scu *scu, rr_net_result *result) {
     try {
         if (scu->association == nullptr) return RR_NET_OK;
         const OFCondition condition = ASC_releaseAssociation(scu->association);
-        if (condition.bad()) {
-            rr::failResult(result, rr::classifyExchangeFailure(condition), condition);
-            abortAssociation(scu, canSendAbortAfter(condition));
-        } else {
-            destroyAssociation(scu);
-        }
+        if (condition.bad()) return failExchange(scu, condition, result);
+        destroyAssociation(scu);
         return result->kind;
     } catch (...) {
-        abortAssociation(scu);
-        result->kind = RR_NET_LOCAL;
-        rr::setExceptionError(&result->error);
-        return result->kind;
+        return failWithException(scu, result);
     }
 }
 

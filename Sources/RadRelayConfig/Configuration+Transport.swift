@@ -49,6 +49,14 @@ extension Configuration {
             self.verifyHostname = verifyHostname
             self.serverName = serverName
         }
+
+        /// These settings as both senders take them (`DICOMSenderConfiguration.TLS`,
+        /// `STOWConfiguration.TLS`).
+        public var clientSettings: ClientTLSSettings {
+            ClientTLSSettings(
+                caFile: ca, certificateFile: certificate, privateKeyFile: privateKey,
+                verifyHostname: verifyHostname, serverName: serverName)
+        }
     }
 
     /// A `kind: stow` destination's settings (DICOMweb STOW-RS, PS3.18 §10.5).
@@ -100,45 +108,13 @@ extension Configuration {
         }
     }
 
-    /// Where HTTP credentials come from. Files, so systemd's `LoadCredential=` works and tokens
-    /// rotate without a restart.
-    public enum HTTPAuth: Sendable, Equatable {
-        /// The file holds the token (surrounding white space ignored): `Authorization: Bearer …`.
-        case bearerTokenFile(String)
-        /// The file holds `user:password`: `Authorization: Basic …`.
-        case basicAuthFile(String)
-    }
+    /// `auth`: where HTTP credentials come from (shared with the STOW-RS sender).
+    public typealias HTTPAuth = RadRelayCore.HTTPAuth
 
-    /// `proxy: http://host:port`.
-    public struct HTTPProxy: Sendable, Equatable {
-        public var host: String
-        public var port: Int
+    /// `proxy: http://host:port` (shared with the STOW-RS sender).
+    public typealias HTTPProxy = RadRelayCore.HTTPProxy
 
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-    }
-
-    /// Per-phase HTTP timeouts in seconds.
-    public struct HTTPTimeouts: Sendable, Equatable {
-        /// TCP connect plus TLS handshake (and proxy CONNECT).
-        public var connect: Double
-        /// Longest silence while waiting for response bytes (a stalled server).
-        public var read: Double
-        /// Longest time the server may refuse to take body bytes (a stalled upload).
-        public var write: Double
-        /// Whole request, body and response included.
-        public var request: Double
-        /// An idle pooled connection is closed after this.
-        public var idle: Double
-
-        public init(connect: Double = 10, read: Double = 120, write: Double = 60, request: Double = 1800, idle: Double = 60) {
-            self.connect = connect
-            self.read = read
-            self.write = write
-            self.request = request
-            self.idle = idle
-        }
-    }
+    /// `timeouts` of a `kind: stow` destination, per phase, in seconds (shared with the STOW-RS
+    /// sender).
+    public typealias HTTPTimeouts = RadRelayCore.HTTPTimeouts
 }

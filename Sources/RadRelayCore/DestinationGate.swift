@@ -4,7 +4,9 @@
 /// queued object (DESIGN §5: "no hot retry loops").
 ///
 /// Superseded by `CircuitBreaker` (issue 4), which the forwarder uses and persists in
-/// `destination_health`; this type remains only for code not yet moved over.
+/// `destination_health`. No source uses this type any more; only one test
+/// (`STOWJudgementTests.testRetryAfterForms`) still does. Delete this file together with those
+/// lines of that test.
 public struct DestinationGate: Sendable, Equatable {
     public private(set) var consecutiveFailures: Int = 0
     public private(set) var closedUntil: EpochSeconds?
@@ -39,5 +41,23 @@ public struct DestinationGate: Sendable, Equatable {
             consecutiveFailures = 0
             closedUntil = nil
         }
+    }
+}
+
+// MARK: - Retry-After
+
+extension DestinationGate {
+    /// `record(_:now:policy:unitRandom:)`, then keeps the gate closed at least until
+    /// `notBefore` after a destination-level failure (`Retry-After`).
+    public mutating func record(
+        _ outcome: SendOutcome,
+        now: EpochSeconds,
+        policy: RetryPolicy,
+        unitRandom: Double,
+        notBefore: EpochSeconds?
+    ) {
+        record(outcome, now: now, policy: policy, unitRandom: unitRandom)
+        guard let notBefore, let closedUntil, closedUntil < notBefore else { return }
+        holdClosed(until: notBefore)
     }
 }

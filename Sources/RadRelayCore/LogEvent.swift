@@ -28,6 +28,7 @@ public enum LogEvent: String, Sendable, CaseIterable {
     case operatorCommand = "operator-command"
     case retentionPruned = "retention-pruned"
     case databaseBackedUp = "database-backed-up"
+    case dcmtkMessage = "dcmtk-message"
 
     /// The journal `MESSAGE_ID`: 32 lowercase hex digits, fixed per event.
     public var messageID: String {
@@ -52,6 +53,7 @@ public enum LogEvent: String, Sendable, CaseIterable {
         case .operatorCommand: return "dc4b06ed67d643bb9d344ba75a8f8227"
         case .retentionPruned: return "fc2d084f82f94f87bb11a539004c7d07"
         case .databaseBackedUp: return "582150b6777a4d6ebbea7460ce661232"
+        case .dcmtkMessage: return "af67b881e5d4444d8a54c8cd56c25e2d"
         }
     }
 

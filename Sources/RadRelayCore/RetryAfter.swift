@@ -1,5 +1,6 @@
 /// The HTTP `Retry-After` header (RFC 9110 §10.2.3), as a point in time, and how the retry
-/// policy and the destination gate honour it.
+/// policy honours it (`CircuitBreaker.sendFinished(_:now:policy:unitRandom:notBefore:)` does the same
+/// for a destination's health).
 public enum RetryAfter {
     /// A server may not push a destination further out than this (seconds): a mistyped or
     /// hostile `Retry-After: 999999999` must not stall a site's backlog for years.
@@ -60,22 +61,6 @@ extension RetryPolicy {
         let plain = disposition(for: outcome, attempt: attempt, now: now, unitRandom: unitRandom)
         guard let notBefore, case .deferred(let backoff, let failure, let detail) = plain else { return plain }
         return .deferred(notBefore: max(backoff, notBefore), failure: failure, detail: detail)
-    }
-}
-
-extension DestinationGate {
-    /// `record(_:now:policy:unitRandom:)`, then keeps the gate closed at least until
-    /// `notBefore` after a destination-level failure (`Retry-After`).
-    public mutating func record(
-        _ outcome: SendOutcome,
-        now: EpochSeconds,
-        policy: RetryPolicy,
-        unitRandom: Double,
-        notBefore: EpochSeconds?
-    ) {
-        record(outcome, now: now, policy: policy, unitRandom: unitRandom)
-        guard let notBefore, let closedUntil, closedUntil < notBefore else { return }
-        holdClosed(until: notBefore)
     }
 }
 

@@ -44,73 +44,19 @@ public struct STOWConfiguration: Sendable, Equatable {
 
     /// Credentials from a file, re-read whenever the file changes (token rotation without a
     /// restart; systemd `LoadCredential=`).
-    public enum Auth: Sendable, Equatable {
-        /// `Authorization: Bearer <file contents, trimmed>`.
-        case bearerTokenFile(String)
-        /// `Authorization: Basic base64(<file contents, trimmed: user:password>)`.
-        case basicAuthFile(String)
-    }
+    public typealias Auth = HTTPAuth
 
     /// HTTPS settings. Files are re-read when they change.
-    public struct TLS: Sendable, Equatable {
-        /// PEM CA bundle that replaces the system trust store.
-        public var caFile: String?
-        /// PEM client certificate (chain) for mutual TLS.
-        public var certificateFile: String?
-        /// PEM private key of the client certificate.
-        public var privateKeyFile: String?
-        /// Check the server certificate's name against the URL's host (or `serverName`).
-        public var verifyHostname: Bool
-        /// Name to verify and send as SNI instead of the URL's host.
-        public var serverName: String?
-
-        public init(
-            caFile: String? = nil,
-            certificateFile: String? = nil,
-            privateKeyFile: String? = nil,
-            verifyHostname: Bool = true,
-            serverName: String? = nil
-        ) {
-            self.caFile = caFile
-            self.certificateFile = certificateFile
-            self.privateKeyFile = privateKeyFile
-            self.verifyHostname = verifyHostname
-            self.serverName = serverName
-        }
-
-        /// Every file this configuration reads.
-        var files: [String] { [caFile, certificateFile, privateKeyFile].compactMap { $0 } }
-    }
+    public typealias TLS = ClientTLSSettings
 
     /// Per-phase timeouts in seconds.
-    public struct Timeouts: Sendable, Equatable {
-        /// TCP connect + TLS handshake (+ proxy CONNECT).
-        public var connect: Double
-        /// Longest silence while waiting for response bytes.
-        public var read: Double
-        /// Longest time the server may refuse body bytes.
-        public var write: Double
-        /// The whole request.
-        public var request: Double
-        /// Idle pooled connections close after this.
-        public var idle: Double
-
-        public init(connect: Double = 10, read: Double = 120, write: Double = 60, request: Double = 1800, idle: Double = 60) {
-            self.connect = connect
-            self.read = read
-            self.write = write
-            self.request = request
-            self.idle = idle
-        }
-    }
+    public typealias Timeouts = HTTPTimeouts
 
     /// `host:port` of an HTTP proxy.
-    public struct Proxy: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-    }
+    public typealias Proxy = HTTPProxy
+}
+
+extension ClientTLSSettings {
+    /// Every file these settings read (the STOW client rebuilds its HTTP client when one changes).
+    var files: [String] { [caFile, certificateFile, privateKeyFile].compactMap { $0 } }
 }

@@ -25,8 +25,8 @@ public final class Daemon: Sendable {
     /// Issue 4: the cap across all destinations (nil when unlimited) and study stability.
     let globalLimiter: BandwidthLimiter?
     let stability: StudyStabilityService
-    /// Normalization and compression per destination (issue 3); nil when nothing is configured.
-    let variants: VariantPreparer?
+    /// Normalization and compression per destination (issue 3); idle when nothing is configured.
+    let variants: VariantPreparer
     let pipeline: IngestPipeline
     let batcher: IngestBatcher
     let listener: StorageSCP
@@ -56,6 +56,7 @@ public final class Daemon: Sendable {
         self.startedAt = Date()
         operations = DaemonOperations(configuration: configuration, options: options, logger: logger)
         try DCMTKRuntime.initialize()
+        DCMTKRuntime.routeLogs(to: logger)
 
         let stateDirectory = URL(fileURLWithPath: configuration.gateway.stateDirectory, isDirectory: true)
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
@@ -99,7 +100,7 @@ public final class Daemon: Sendable {
             forwarders[destination.name] = DestinationForwarder(
                 destination: destination,
                 outbox: outbox,
-                preparer: variants ?? AsReceivedPreparer(),
+                preparer: variants,
                 leaseSeconds: configuration.outbox.leaseSeconds,
                 clock: siteClock,
                 globalLimiter: globalLimiter,
@@ -187,12 +188,13 @@ public final class Daemon: Sendable {
             SupervisionService(daemon: self),  // issue 6: watchdog, STATUS
             RetentionService(daemon: self),  // issue 6
             ReloadService(daemon: self),  // issue 6: SIGHUP
-        ] + [variants].compactMap { $0 }  // issue 3: sweeps derived files
+            variants,  // issue 3: sweeps derived files
+        ]
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await serviceGroup.run()
-        await variants?.shutdown()
+        await variants.shutdown()
         await operations.stop()
         await control.stop()
         try await group.shutdownGracefully()

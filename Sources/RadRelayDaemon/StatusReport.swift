@@ -18,6 +18,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var metrics: Endpoint? = nil
     /// Certificates the daemon uses, soonest expiry first (issue 5 fills them in).
     public var certificates: [Certificate]? = nil
+    /// Studies an operator has held (`radrelayctl hold --study`); empty when none.
+    public var studyHolds: [StudyHold]? = nil
 
     /// The DICOM listener's bound address and real port.
     public struct Listener: Codable, Sendable, Equatable {
@@ -94,6 +96,35 @@ public struct StatusReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// A study an operator has held: its deliveries, also those of objects arriving later,
+    /// stay held until `radrelayctl release --study`.
+    public struct StudyHold: Codable, Sendable, Equatable {
+        /// The PHI-free key logs use for the study.
+        public var studyKey: String
+        public var studyInstanceUID: String
+        /// The one destination held for; nil: every destination.
+        public var destination: String?
+        public var heldAt: Double
+        /// The uid of the operator who held it, when known.
+        public var heldByUID: Int?
+
+        public init(studyKey: String, studyInstanceUID: String, destination: String?, heldAt: Double, heldByUID: Int?) {
+            self.studyKey = studyKey
+            self.studyInstanceUID = studyInstanceUID
+            self.destination = destination
+            self.heldAt = heldAt
+            self.heldByUID = heldByUID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case destination
+            case studyKey = "study_key"
+            case studyInstanceUID = "study_instance_uid"
+            case heldAt = "held_at"
+            case heldByUID = "held_by_uid"
+        }
+    }
+
     /// An HTTP endpoint.
     public struct Endpoint: Codable, Sendable, Equatable {
         public var address: String
@@ -125,6 +156,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case staleLoops = "stale_loops"
         case metrics
         case certificates
+        case studyHolds = "study_holds"
     }
 }
 

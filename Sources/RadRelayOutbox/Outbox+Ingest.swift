@@ -71,6 +71,7 @@ extension Outbox {
 
         let instancePriority = routes.map(\.value).max() ?? .routine
         let instanceID = try insertInstance(request, priority: instancePriority, now: now, db: db)
+        let study = request.studyInstanceUID.value
         for (destination, priority, plan) in plans {
             switch plan {
             case .none(let outcome, let id):
@@ -85,7 +86,7 @@ extension Outbox {
                     """,
                     [
                         instanceID, destination, request.sopInstanceUID.value, request.sha256,
-                        Int64(request.byteSize), priority.rawValue, destination, now,
+                        Int64(request.byteSize), priority.rawValue, destination, study, destination, now,
                     ]
                 )
                 outcomes[destination] = outcome
@@ -99,7 +100,7 @@ extension Outbox {
                         last_error_class = NULL, last_error_detail = NULL, last_status = NULL
                     WHERE id = ?
                     """,
-                    [instanceID, Int64(request.byteSize), priority.rawValue, destination, now, id]
+                    [instanceID, Int64(request.byteSize), priority.rawValue, destination, study, destination, now, id]
                 )
                 if let path = try releaseSpool(previousInstanceID, now: now, db: db) { unneeded.append(path) }
                 outcomes[destination] = .queued
@@ -113,9 +114,15 @@ extension Outbox {
     }
 
     /// The state of a new or re-queued delivery: `held` on a destination an operator has held
-    /// (`destination_hold`, issue 6), else `queued`. Takes the destination as its one argument.
-    static let initialStateSQL =
-        "(SELECT CASE WHEN count(*) > 0 THEN 'held' ELSE 'queued' END FROM destination_hold WHERE destination = ?)"
+    /// (`destination_hold`, issue 6) or of a study an operator has held for all destinations or
+    /// this one (`study_hold`, v4), else `queued`. Takes three arguments: destination, Study
+    /// Instance UID, destination. Two index seeks into (usually empty) tables.
+    static let initialStateSQL = """
+        (CASE WHEN EXISTS (SELECT 1 FROM destination_hold WHERE destination = ?)
+                OR EXISTS (SELECT 1 FROM study_hold
+                           WHERE study_instance_uid = ? AND (destination IS NULL OR destination = ?))
+              THEN 'held' ELSE 'queued' END)
+        """
 
     private static func plan(
         _ request: IngestRequest,

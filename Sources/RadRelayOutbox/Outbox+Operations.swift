@@ -40,12 +40,29 @@ public struct DestinationHold: Sendable, Equatable {
     public var heldByUID: Int?
 }
 
+/// A study an operator has held (`radrelayctl hold --study`): its deliveries, including those
+/// of objects that arrive later, stay held until it is released.
+public struct StudyHold: Sendable, Equatable {
+    public var studyInstanceUID: String
+    /// The one destination held for; nil: every destination.
+    public var destination: String?
+    public var heldAt: EpochSeconds
+    public var heldByUID: Int?
+
+    public init(studyInstanceUID: String, destination: String?, heldAt: EpochSeconds, heldByUID: Int?) {
+        self.studyInstanceUID = studyInstanceUID
+        self.destination = destination
+        self.heldAt = heldAt
+        self.heldByUID = heldByUID
+    }
+}
+
 extension Outbox {
     // MARK: - Operator intents (one transaction each, CONVENTIONS §11)
 
     /// Dead deliveries of `target` go back to queued with attempts reset, so they are sent again
     /// at once (in priority order). Only deliveries whose spool file still exists; returns how
-    /// many were re-queued. On a held destination they are re-queued as held.
+    /// many were re-queued. On a held destination or of a held study they are re-queued as held.
     @discardableResult
     public func retryDead(_ target: OperatorTarget, now: EpochSeconds) throws -> Int {
         try requeue(target, from: [.dead], now: now)
@@ -53,7 +70,7 @@ extension Outbox {
 
     /// Deferred, held and dead deliveries of `target` go back to queued now (skipping the rest
     /// of any backoff), attempts reset. Active and delivered ones are left alone. On a held
-    /// destination deliveries stay held (release the destination instead).
+    /// destination or of a held study deliveries stay held (release the hold instead).
     @discardableResult
     public func requeue(
         _ target: OperatorTarget,
@@ -67,13 +84,12 @@ extension Outbox {
             return try db.run(
                 """
                 UPDATE delivery
-                SET state = CASE WHEN destination IN (SELECT destination FROM destination_hold) THEN 'held'
-                                 ELSE 'queued' END,
+                SET state = CASE WHEN \(Outbox.operatorHeldSQL) THEN 'held' ELSE 'queued' END,
                     attempts = 0, queued_at = ?, next_attempt_at = NULL, lease_until = NULL,
                     last_error_class = NULL, last_error_detail = NULL, last_status = NULL
                 WHERE id IN (SELECT d.id FROM delivery d JOIN instance i ON i.id = d.instance_id
                              WHERE i.spool_removed_at IS NULL AND \(filter))
-                  AND NOT (state = 'held' AND destination IN (SELECT destination FROM destination_hold))
+                  AND NOT (state = 'held' AND \(Outbox.operatorHeldSQL))
                 """,
                 [now] + arguments
             )
@@ -81,12 +97,14 @@ extension Outbox {
     }
 
     /// Queued and deferred deliveries of `target` become held: no worker claims them until they
-    /// are released. Holding a destination also holds what arrives for it later. Returns how
-    /// many deliveries changed.
+    /// are released. Holding a destination or a study (`study_hold`, v4; for one destination or
+    /// all) also holds what arrives for it later; holding one delivery holds only that row.
+    /// Holding what is already held changes nothing. Returns how many deliveries changed.
     @discardableResult
     public func hold(_ target: OperatorTarget, byUID uid: Int?, now: EpochSeconds) throws -> Int {
         try pool.write { db in
-            if case .destination(let name) = target {
+            switch target {
+            case .destination(let name):
                 try db.run(
                     """
                     INSERT INTO destination_hold (destination, held_at, held_by_uid) VALUES (?, ?, ?)
@@ -94,6 +112,16 @@ extension Outbox {
                     """,
                     [name, now, uid]
                 )
+            case .study(let study, let destination):
+                try db.run(
+                    """
+                    INSERT INTO study_hold (study_instance_uid, destination, held_at, held_by_uid) VALUES (?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    [study, destination, now, uid]
+                )
+            case .delivery:
+                break
             }
             let (filter, arguments) = Outbox.filter(target, states: [.queued, .deferred])
             return try db.run(
@@ -106,20 +134,32 @@ extension Outbox {
         }
     }
 
-    /// Held deliveries of `target` go back to queued (attempts kept); releasing a destination
-    /// also lifts its hold. A study on a held destination stays held. Returns how many changed.
+    /// Held deliveries of `target` go back to queued (attempts kept). Releasing a destination
+    /// lifts its hold; releasing a study lifts its holds (for one destination: that one; without
+    /// one: all of the study's). A delivery that another hold still covers stays held: a study
+    /// on a held destination, a held study on a released destination, one delivery of a held
+    /// study, or the study's deliveries to one destination while the whole study is held.
+    /// Returns how many changed.
     @discardableResult
     public func release(_ target: OperatorTarget, now: EpochSeconds) throws -> Int {
         try pool.write { db in
-            if case .destination(let name) = target {
+            switch target {
+            case .destination(let name):
                 try db.run("DELETE FROM destination_hold WHERE destination = ?", [name])
+            case .study(let study, nil):
+                try db.run("DELETE FROM study_hold WHERE study_instance_uid = ?", [study])
+            case .study(let study, let destination?):
+                try db.run(
+                    "DELETE FROM study_hold WHERE study_instance_uid = ? AND destination = ?", [study, destination])
+            case .delivery:
+                break
             }
             let (filter, arguments) = Outbox.filter(target, states: [.held])
             return try db.run(
                 """
                 UPDATE delivery SET state = 'queued', queued_at = ?
                 WHERE id IN (SELECT d.id FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE \(filter))
-                  AND destination NOT IN (SELECT destination FROM destination_hold)
+                  AND NOT \(Outbox.operatorHeldSQL)
                 """,
                 [now] + arguments
             )
@@ -165,6 +205,18 @@ extension Outbox {
 
     // MARK: - Operator views
 
+    /// Studies an operator has held, by Study Instance UID then destination (all-destination
+    /// holds first).
+    public func studyHolds() throws -> [StudyHold] {
+        try pool.read { db in
+            try db.rows("SELECT * FROM study_hold ORDER BY study_instance_uid, destination").map {
+                StudyHold(
+                    studyInstanceUID: $0["study_instance_uid"], destination: $0["destination"], heldAt: $0["held_at"],
+                    heldByUID: $0["held_by_uid"])
+            }
+        }
+    }
+
     /// Destinations an operator has held.
     public func destinationHolds() throws -> [DestinationHold] {
         try pool.read { db in
@@ -174,15 +226,17 @@ extension Outbox {
         }
     }
 
-    /// Pending deliveries per destination and priority: (count, bytes), for status.
+    /// Pending deliveries per destination and priority: (count, bytes), for status. Reads the
+    /// trigger-kept `delivery_priority_stats` (v4), so it costs the same at a million pending
+    /// deliveries as at ten. Priorities with nothing pending are absent.
     public func pendingByPriority() throws -> [String: [Priority: (count: Int, bytes: UInt64)]] {
         try pool.read { db in
             var result: [String: [Priority: (count: Int, bytes: UInt64)]] = [:]
             let rows = try db.rows(
                 """
-                SELECT destination, priority, count(*) AS n, sum(byte_size) AS bytes FROM delivery
+                SELECT destination, priority, sum(deliveries) AS n, sum(bytes) AS bytes FROM delivery_priority_stats
                 WHERE state IN ('queued', 'active', 'deferred', 'held')
-                GROUP BY destination, priority
+                GROUP BY destination, priority HAVING sum(deliveries) > 0
                 """
             )
             for row in rows {
@@ -258,6 +312,20 @@ extension Outbox {
     }
 
     // MARK: - Internals
+
+    /// SQL that is true when an operator hold covers the `delivery` row the statement is on
+    /// (the table must be named `delivery`, unaliased): its destination is held
+    /// (`destination_hold`) or its study is, for all destinations or for this one
+    /// (`study_hold`). A few index seeks per row; while no study is held (the usual case), the
+    /// uncorrelated `EXISTS` is evaluated once per statement and skips the instance lookup.
+    static let operatorHeldSQL = """
+        (delivery.destination IN (SELECT destination FROM destination_hold)
+         OR (EXISTS (SELECT 1 FROM study_hold)
+             AND EXISTS (SELECT 1 FROM study_hold h
+                         WHERE h.study_instance_uid = (SELECT study_instance_uid FROM instance
+                                                       WHERE id = delivery.instance_id)
+                           AND (h.destination IS NULL OR h.destination = delivery.destination))))
+        """
 
     /// A WHERE clause over `delivery d JOIN instance i` for `target` and `states`.
     static func filter(_ target: OperatorTarget, states: Set<DeliveryState>) -> (String, StatementArguments) {

@@ -36,7 +36,9 @@ extension Outbox {
 
     /// Puts an active delivery back to wait until `until` after a failed attempt. Returns false
     /// (and changes nothing) when the delivery is no longer active: an operator held, re-queued
-    /// or finished it meanwhile, and that decision stands.
+    /// or finished it meanwhile, and that decision stands. When an operator has held its
+    /// destination or study while it was on the wire, it goes to `held` instead, so it is not
+    /// retried before the release.
     @discardableResult
     public func deferDelivery(
         deliveryID: Int64,
@@ -52,7 +54,8 @@ extension Outbox {
             try db.run(
                 """
                 UPDATE delivery
-                SET state = 'deferred', next_attempt_at = ?, lease_until = NULL,
+                SET state = CASE WHEN \(Outbox.operatorHeldSQL) THEN 'held' ELSE 'deferred' END,
+                    next_attempt_at = CASE WHEN \(Outbox.operatorHeldSQL) THEN NULL ELSE ? END, lease_until = NULL,
                     last_error_class = ?, last_error_detail = ?, last_status = ?
                 WHERE id = ?
                 """,

@@ -45,7 +45,8 @@ extension Outbox {
     /// at startup, after taking the state directory lock and before the listener opens: it
     /// assumes nothing else touches the outbox or the spool meanwhile.
     ///
-    /// 1. Every active delivery → queued, lease cleared (attempts stay counted).
+    /// 1. Every active delivery → queued, lease cleared (attempts stay counted); → held instead
+    ///    when an operator holds its destination or study.
     /// 2. Every pending delivery whose instance file is missing → dead, class `spool_missing`.
     /// 3. After the commit: every file in `spool/incoming/`, and every file in `spool/` that no
     ///    live instance row names, is deleted (none of them was ever acknowledged, or they were
@@ -65,7 +66,11 @@ extension Outbox {
 
         let orphans: [String] = try pool.write { db in
             report.requeuedActive = try db.run(
-                "UPDATE delivery SET state = 'queued', lease_until = NULL WHERE state = 'active'"
+                """
+                UPDATE delivery SET state = CASE WHEN \(Outbox.operatorHeldSQL) THEN 'held' ELSE 'queued' END,
+                    lease_until = NULL
+                WHERE state = 'active'
+                """
             )
             var live: Set<String> = []
             var missing: [Int64] = []

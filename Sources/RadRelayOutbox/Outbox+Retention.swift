@@ -11,11 +11,15 @@ public struct PruneReport: Sendable, Equatable {
     public var instancesRemoved = 0
     /// Study rows left without instances.
     public var studiesRemoved = 0
+    /// Study holds (v4) older than the retention whose study has no instance left.
+    public var studyHoldsRemoved = 0
 
     public init() {}
 
     /// True when nothing was removed.
-    public var isEmpty: Bool { deliveredRemoved + deadRemoved + instancesRemoved + studiesRemoved == 0 }
+    public var isEmpty: Bool {
+        deliveredRemoved + deadRemoved + instancesRemoved + studiesRemoved + studyHoldsRemoved == 0
+    }
 }
 
 extension Outbox {
@@ -24,6 +28,12 @@ extension Outbox {
     /// Prunes history (DESIGN §6, `retention:`): delivered deliveries confirmed before
     /// `deliveredBefore`, dead deliveries queued before `deadBefore` (with their spool files),
     /// then instances and studies nothing refers to any more. Nil keeps that kind forever.
+    ///
+    /// A study hold is kept while any instance of its study is (held deliveries are pending, so
+    /// never pruned: the hold lasts until an operator releases it). Once nothing of the study is
+    /// left (its deliveries purged, or expired and pruned as dead) it goes too, if it was made
+    /// before the earlier of the two cutoffs: a hold made ahead of a study's arrival waits that
+    /// long for it. With both cutoffs nil, study holds are kept until released.
     ///
     /// Works in transactions of at most `batchSize` rows so ingest never waits long behind it.
     /// Pending deliveries are never touched.
@@ -35,7 +45,7 @@ extension Outbox {
     ) throws -> PruneReport {
         var report = PruneReport()
         let destinations: [String] = try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT destination FROM delivery_stats")
+            try String.fetchAll(db, sql: "SELECT DISTINCT destination FROM delivery_priority_stats")
         }
         if let deliveredBefore {
             for destination in destinations {
@@ -100,6 +110,19 @@ extension Outbox {
                 WHERE NOT EXISTS (SELECT 1 FROM instance WHERE instance.study_instance_uid = study.study_instance_uid)
                 """
             )
+        }
+        if let cutoff = [deliveredBefore, deadBefore].compactMap({ $0 }).min() {
+            report.studyHoldsRemoved = try pool.write { db in
+                try db.run(
+                    """
+                    DELETE FROM study_hold
+                    WHERE held_at < ?
+                      AND NOT EXISTS (SELECT 1 FROM instance
+                                      WHERE instance.study_instance_uid = study_hold.study_instance_uid)
+                    """,
+                    [cutoff]
+                )
+            }
         }
         return report
     }

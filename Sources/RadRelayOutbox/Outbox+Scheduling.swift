@@ -140,13 +140,13 @@ extension Outbox {
     }
 
     /// Bytes of every pending delivery per destination (queued, active, deferred, held), from
-    /// the trigger-kept `delivery_stats`: what the backlog quota is checked against.
+    /// the trigger-kept `delivery_priority_stats`: what the backlog quota is checked against.
     public func pendingBytes() throws -> [String: UInt64] {
         try pool.read { db in
             var bytes: [String: UInt64] = [:]
             for row in try db.rows(
                 """
-                SELECT destination, sum(bytes) AS bytes FROM delivery_stats
+                SELECT destination, sum(bytes) AS bytes FROM delivery_priority_stats
                 WHERE state IN ('queued', 'active', 'deferred', 'held') GROUP BY destination
                 """
             ) {

@@ -116,7 +116,8 @@ extension Outbox {
 
     /// Per destination, sorted by name: counts and bytes per state, age of the oldest pending
     /// delivery, last error and last success. Costs a handful of index seeks per destination,
-    /// whatever the number of rows: counts come from `delivery_stats`, which triggers keep.
+    /// whatever the number of rows: counts come from `delivery_priority_stats`, which triggers
+    /// keep (at most destinations × 6 states × 4 priorities rows).
     public func status(now: EpochSeconds) throws -> [DestinationStatus] {
         try pool.read { db in
             var byName: [String: DestinationStatus] = [:]
@@ -129,11 +130,16 @@ extension Outbox {
                         oldestPendingAge: nil, lastError: nil, lastSuccessAt: nil
                     )
             }
-            for row in try db.rows("SELECT destination, state, deliveries, bytes FROM delivery_stats") {
+            for row in try db.rows(
+                """
+                SELECT destination, state, sum(deliveries) AS deliveries, sum(bytes) AS bytes
+                FROM delivery_priority_stats GROUP BY destination, state
+                """
+            ) {
                 let name: String = row["destination"]
                 let raw: String = row["state"]
                 guard let state = DeliveryState(rawValue: raw) else {
-                    throw OutboxError.corruptRow("delivery_stats has state \(raw)")
+                    throw OutboxError.corruptRow("delivery_priority_stats has state \(raw)")
                 }
                 var status = entry(name)
                 status.counts[state] = row["deliveries"]

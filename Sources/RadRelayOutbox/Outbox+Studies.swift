@@ -133,7 +133,8 @@ extension Outbox {
 
     /// Marks series stable that received nothing for `quietTime` seconds before `now`, then the
     /// studies all of whose series are stable (and quiet), then queues the held-until-stable
-    /// deliveries of those studies, except on destinations an operator holds. One transaction.
+    /// deliveries of those studies, except those an operator holds (a held destination or a held
+    /// study: they wait for the operator's release). One transaction.
     public func markStable(now: EpochSeconds, quietTime: Double) throws -> StabilitySweep {
         let cutoff = now - quietTime
         return try pool.write { db in
@@ -159,6 +160,9 @@ extension Outbox {
                 JOIN study s ON s.study_instance_uid = i.study_instance_uid
                 WHERE d.hold_until_stable = 1 AND d.state = 'held' AND s.stable_at IS NOT NULL
                   AND d.destination NOT IN (SELECT destination FROM destination_hold)
+                  AND NOT EXISTS (SELECT 1 FROM study_hold h
+                                  WHERE h.study_instance_uid = i.study_instance_uid
+                                    AND (h.destination IS NULL OR h.destination = d.destination))
                 """
             )
             for row in waiting {

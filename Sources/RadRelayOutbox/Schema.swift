@@ -6,8 +6,9 @@ import GRDB
 ///
 /// Invariants live in the schema so no code path can break them: states and priorities are
 /// `CHECK`ed, each state carries the columns it needs, `UNIQUE(destination, sop_instance_uid,
-/// sha256)` makes dedup a schema rule, and `delivery_stats` is kept by triggers so status costs
-/// the same at a million rows as at ten.
+/// sha256)` makes dedup a schema rule, and the queue statistics are kept by triggers so status
+/// costs the same at a million rows as at ten (`delivery_stats` in v1, per priority as
+/// `delivery_priority_stats` since v4).
 enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -19,6 +20,9 @@ enum Schema {
         }
         migrator.registerMigration("v3-scheduling") { db in
             try db.execute(sql: v3Scheduling)  // issue 4: Schema+Scheduling.swift
+        }
+        migrator.registerMigration("v4-priority-stats-study-hold") { db in
+            try db.execute(sql: v4PriorityStatsAndStudyHold)  // Schema+PriorityStats.swift
         }
         return migrator
     }

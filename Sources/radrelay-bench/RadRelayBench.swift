@@ -47,7 +47,8 @@ struct RadRelayBench {
     }
 
     /// Creates the outbox with the real migrations, then inserts `deliveries` instances, one
-    /// queued delivery each, in one transaction (triggers keep `delivery_stats` as ingest would).
+    /// queued delivery each, in one transaction (triggers keep `delivery_priority_stats` as
+    /// ingest would).
     /// With `files`, creates the empty spool files the rows name, so the daemon's startup
     /// reconcile finds them.
     static func populate(state: String, deliveries: Int, destination: String, files: Bool) throws {
@@ -130,19 +131,27 @@ struct RadRelayBench {
         print("next_wake_up_ms " + summary(wakeUps))
     }
 
-    /// Times `Outbox.status` (the query behind `radrelayctl status`) in process.
+    /// Times `Outbox.status` and `Outbox.pendingByPriority` (the outbox reads behind
+    /// `radrelayctl status`) in process.
     static func status(state: String, count: Int) throws {
         let outbox = try Outbox(stateDirectory: state)
         var times: [Double] = []
+        var byPriorityTimes: [Double] = []
         var pending = 0
+        var pendingByPriority = 0
         for _ in 0..<count {
-            let t = DispatchTime.now().uptimeNanoseconds
+            var t = DispatchTime.now().uptimeNanoseconds
             let rows = try outbox.status(now: Date().timeIntervalSince1970)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
             pending = rows.map(\.pending).reduce(0, +)
+            t = DispatchTime.now().uptimeNanoseconds
+            let buckets = try outbox.pendingByPriority()
+            byPriorityTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+            pendingByPriority = buckets.values.flatMap(\.values).reduce(0) { $0 + $1.count }
         }
         try outbox.close()
         print("status_ms " + summary(times) + " pending=\(pending)")
+        print("pending_by_priority_ms " + summary(byPriorityTimes) + " pending=\(pendingByPriority)")
     }
 
     /// "n=… min=… p50=… p95=… max=…" in milliseconds.

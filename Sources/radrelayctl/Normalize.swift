@@ -42,22 +42,13 @@ struct Normalize: ParsableCommand {
     }
 
     func run() throws {
-        let configuration: Configuration
-        do {
-            configuration = try ConfigurationLoader.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let configuration = try DryRunSupport.loadConfiguration(path: config)
         do {
             let reports = try NormalizationDryRun.run(
                 configuration: configuration, file: file, callingAE: callingAe, profiles: profile,
                 destination: destination)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                FileHandle.standardOutput.write(try encoder.encode(reports))
-                print()
+                try DryRunSupport.printJSON(reports)
             } else {
                 print(NormalizationDryRun.text(reports), terminator: "")
             }

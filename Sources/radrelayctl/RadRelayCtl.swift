@@ -90,43 +90,6 @@ struct TargetOptions: ParsableArguments {
     }
 }
 
-/// Renders rows as a left-aligned table with a header.
-func printTable(_ header: [String], _ rows: [[String]]) {
-    let all = [header] + rows
-    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-    for row in all {
-        let line = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ")
-        print(line.trimmingCharacters(in: .whitespaces))
-    }
-}
-
-func formatBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-}
-
-func formatAge(_ seconds: Double?) -> String {
-    guard let seconds else { return "-" }
-    let s = Int(seconds)
-    if s < 120 { return "\(s)s" }
-    if s < 7200 { return "\(s / 60)m" }
-    if s < 172_800 { return "\(s / 3600)h" }
-    return "\(s / 86400)d"
-}
-
-func formatTime(_ epoch: Double) -> String {
-    let formatter = DateFormatter()
-    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-    return formatter.string(from: Date(timeIntervalSince1970: epoch))
-}
-
 // MARK: - Read-only commands
 
 struct Status: ParsableCommand {
@@ -171,6 +134,7 @@ struct Status: ParsableCommand {
                 "DESTINATION", "HEALTH", "QUEUED", "ACTIVE", "DEFERRED", "HELD", "DELIVERED", "DEAD", "QUEUED BYTES",
                 "S/H/R/L", "OLDEST", "RATE", "LAST ERROR",
             ], rows)
+        printStudyHolds(report.studyHolds ?? [])
         if let certificates = report.certificates, !certificates.isEmpty {
             print()
             printTable(
@@ -206,8 +170,7 @@ struct Queue: ParsableCommand {
                     formatAge(now - $0.queuedAt), $0.nextAttemptAt.map { "in " + formatAge(max(0, $0 - now)) } ?? "-",
                     $0.studyKey, $0.lastError ?? "-",
                 ]
-            })
-        if queue.deliveries.isEmpty { print("(no deliveries)") }
+            }, ifEmpty: "(no deliveries)")
     }
 }
 
@@ -235,9 +198,23 @@ struct Studies: ParsableCommand {
                 formatTime(study.lastReceivedAt), progress,
             ])
         }
-        printTable(["STUDY KEY", "STUDY INSTANCE UID", "INSTANCES", "PRIORITY", "LAST RECEIVED", "DELIVERED/TOTAL"], rows)
-        if rows.isEmpty { print("(no studies)") }
+        printTable(
+            ["STUDY KEY", "STUDY INSTANCE UID", "INSTANCES", "PRIORITY", "LAST RECEIVED", "DELIVERED/TOTAL"], rows,
+            ifEmpty: "(no studies)")
+        printStudyHolds(studies.studies.flatMap { $0.holds ?? [] })
     }
+}
+
+/// The operator's study holds (`hold --study`) under a status or studies table; nothing when none.
+func printStudyHolds(_ holds: [StatusReport.StudyHold]) {
+    guard !holds.isEmpty else { return }
+    print()
+    printTable(
+        ["HELD STUDY KEY", "STUDY INSTANCE UID", "FOR", "HELD SINCE", "BY UID"],
+        holds.map {
+            [$0.studyKey, $0.studyInstanceUID, $0.destination ?? "all destinations", formatTime($0.heldAt),
+             $0.heldByUID.map(String.init) ?? "-"]
+        })
 }
 
 struct Echo: ParsableCommand {

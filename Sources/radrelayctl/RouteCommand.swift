@@ -53,13 +53,7 @@ struct Route: ParsableCommand {
     }
 
     func run() throws {
-        let configuration: Configuration
-        do {
-            configuration = try ConfigurationLoader.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let configuration = try DryRunSupport.loadConfiguration(path: config)
         let report: RouteDryRun.Report
         do {
             report = try RouteDryRun.run(
@@ -72,10 +66,7 @@ struct Route: ParsableCommand {
             throw ExitCode(1)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report))
-            print()
+            try DryRunSupport.printJSON(report)
         } else {
             print(RouteDryRun.text(report))
         }

@@ -191,8 +191,14 @@ final class RoutingAndPriorityTests: EndToEndTestCase {
         }
         let reloaded = daemon.logTail(lines: 400).split(separator: "\n").last { $0.contains("Configuration reloaded") }
         XCTAssertNotNil(reloaded)
+        // The reload line lists what it applied and what waits for a restart, key by key.
+        func field(_ name: String) -> String {
+            guard let line = reloaded.map(String.init), let start = line.range(of: "\(name)=") else { return "" }
+            return String(line[start.upperBound...].prefix { $0 != " " })
+        }
         XCTAssertFalse(
-            reloaded?.contains("destinations") ?? true, "a cap change must not need a restart: \(reloaded ?? "")")
+            field("RESTART_REQUIRED").contains("destinations"), "a cap change must not need a restart: \(reloaded.map(String.init) ?? "")")
+        XCTAssertTrue(field("APPLIED").contains("destinations.remote.bandwidth"), reloaded.map(String.init) ?? "")
     }
 
     // MARK: - Rules

@@ -10,77 +10,13 @@ import XCTest
 /// stopped (by pid) in `tearDown`; on failure the logs are printed and the temp dir is kept.
 /// Every case ends with `assertInvariants` (see `OutboxInvariants`) and records one line in the
 /// tally (`RADRELAY_FAULT_TALLY`, a JSON-lines file that `make faults` summarizes).
-class FaultTestCase: XCTestCase {
-    var temp: TemporaryDirectory!
-    private var daemons: [RadRelayDaemonProcess] = []
-    private var orthancs: [OrthancProcess] = []
-    private var proxies: [TCPFaultProxy] = []
-    private var scripted: [ScriptedStoreSCP] = []
-    private var cleanups: [() -> Void] = []
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        continueAfterFailure = true
-        for tool in [StoreSCU.executable, "/usr/bin/sqlite3", OrthancProcess.executable.path] {
-            guard FileManager.default.isExecutableFile(atPath: tool) else {
-                throw HarnessError("\(tool) is missing: run `bash scripts/setup.sh --test`")
-            }
-        }
-        temp = try TemporaryDirectory(prefix: "radrelay-fault")
-    }
-
-    override func tearDown() {
-        for cleanup in cleanups.reversed() { cleanup() }
-        cleanups = []
-        let failed = (testRun?.failureCount ?? 0) + (testRun?.unexpectedExceptionCount ?? 0) > 0
-        for daemon in daemons.reversed() {
-            daemon.stop()
-            if failed { print(daemon.failureContext(lines: 60)) }
-        }
-        for proxy in proxies.reversed() { proxy.stop() }
-        for peer in scripted.reversed() { peer.stop() }
-        for orthanc in orthancs.reversed() {
-            orthanc.kill()
-            if failed { print("--- Orthanc log ---\n\(orthanc.logTail())\n--- end ---") }
-        }
-        daemons = []
-        proxies = []
-        scripted = []
-        orthancs = []
-        if let temp {
-            if failed && ProcessInfo.processInfo.environment["RADRELAY_E2E_CLEAN"] == nil {
-                print("test failed: keeping \(temp.path) for inspection")
-            } else {
-                temp.remove()
-            }
-        }
-        super.tearDown()
-    }
-
-    /// Work for `tearDown`, run before the peers stop.
-    func addCleanup(_ body: @escaping () -> Void) { cleanups.append(body) }
-
-    // MARK: - Peers
-
-    func makeOrthanc(start: Bool = true) throws -> OrthancProcess {
-        let orthanc = try OrthancProcess(directory: try temp.subdirectory("orthanc-\(orthancs.count)"))
-        orthancs.append(orthanc)
-        if start { try orthanc.start() }
-        return orthanc
-    }
-
-    func makeProxy(to port: Int) throws -> TCPFaultProxy {
-        let proxy = TCPFaultProxy(targetPort: port)
-        try proxy.start()
-        proxies.append(proxy)
-        return proxy
-    }
-
-    func makeScriptedSCP(status: UInt16 = 0) throws -> ScriptedStoreSCP {
-        let peer = try ScriptedStoreSCP(directory: try temp.subdirectory("scripted-\(scripted.count)"), status: status)
-        scripted.append(peer)
-        try peer.start()
-        return peer
+class FaultTestCase: DaemonTestCase {
+    override func makeFixture() throws -> DaemonTestFixture {
+        try DaemonTestFixture(
+            prefix: "radrelay-fault",
+            requiredTools: [StoreSCU.executable, "/usr/bin/sqlite3", OrthancProcess.executable.path],
+            missingToolHint: "run `bash scripts/setup.sh --test`",
+            failureLogLines: 60)
     }
 
     /// A config with state in `stateDirectory` (default: this test's `state`), one `remote`
@@ -92,28 +28,11 @@ class FaultTestCase: XCTestCase {
         stateDirectory: String? = nil
     ) -> RadRelayTestConfig {
         var config = RadRelayTestConfig(
-            stateDirectory: stateDirectory ?? temp.url.appendingPathComponent("state").path,
+            stateDirectory: stateDirectory ?? fixture!.stateDirectory(),
             destinations: [.init(name: "remote", aeTitle: remoteAE, port: remotePort, associations: associations)]
         )
         config.allowedCallers.append(.init(aeTitle: "ECHOSCU"))
         return config
-    }
-
-    /// A daemon for `config`, started unless `start` is false. `environment` is added to the
-    /// daemon's (e.g. `RADRELAY_FAULT_POINTS`). Daemons made with the same `directory` share
-    /// its config file and log.
-    func makeDaemon(
-        _ config: RadRelayTestConfig,
-        environment: [String: String] = [:],
-        directory: URL? = nil,
-        start: Bool = true
-    ) throws -> RadRelayDaemonProcess {
-        let daemon = try RadRelayDaemonProcess(
-            config: config, directory: try directory ?? temp.subdirectory("daemon-\(daemons.count)"),
-            environment: environment)
-        daemons.append(daemon)
-        if start { try daemon.start() }
-        return daemon
     }
 
     // MARK: - Data

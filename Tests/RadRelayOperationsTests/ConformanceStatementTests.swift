@@ -61,6 +61,80 @@ final class ConformanceStatementTests: OperationsTestCase {
         XCTAssertEqual(others.first { $0.id == 5 }?.result, 0)
     }
 
+    /// Every configuration key the statement names in backticks (`gateway.max_pdu_length`,
+    /// `destinations[].timeouts.idle`, `sources:`) exists in the shipped `etc/radrelay.yaml`,
+    /// which documents every key: its first component is a top-level section there, and each
+    /// further component is a key (set or commented out) inside that section. Cheap, and it
+    /// keeps a renamed key from living on in the statement.
+    func testEveryConfigurationKeyNamedExistsInTheShippedFile() throws {
+        let root = ProcessRunner.repositoryRoot
+        let text = try String(contentsOf: root.appendingPathComponent("docs/conformance-statement.md"), encoding: .utf8)
+        let yaml = try String(contentsOf: root.appendingPathComponent("etc/radrelay.yaml"), encoding: .utf8)
+        let sections = Self.topLevelSections(yaml)
+        XCTAssertTrue(sections.keys.contains("gateway") && sections.keys.contains("destinations"), "\(sections.keys)")
+
+        let keys = Self.configurationKeys(in: text)
+        XCTAssertGreaterThan(keys.count, 20, "the statement names hardly any keys: \(keys)")
+        for key in keys {
+            let components = key.split(separator: ".").map { String($0.replacingOccurrences(of: "[]", with: "")) }
+            guard let section = sections[components[0]] else {
+                XCTFail("`\(key)`: no top-level section '\(components[0])' in etc/radrelay.yaml")
+                continue
+            }
+            for component in components.dropFirst() where !Self.mentions(section, key: component) {
+                XCTFail("`\(key)`: no key '\(component)' in the '\(components[0])' section of etc/radrelay.yaml")
+            }
+        }
+    }
+
+    /// Backticked spans that look like configuration keys: lower-case words joined by dots, with
+    /// optional `[]` list markers or a trailing colon; not file names.
+    static func configurationKeys(in text: String) -> [String] {
+        let spans = text.split(separator: "`", omittingEmptySubsequences: false).enumerated()
+            .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        let shape = #/^[a-z][a-z0-9_]*(\[\])?(\.[a-z][a-z0-9_]*(\[\])?)*:?$/#
+        var keys: [String] = []
+        for span in spans where span.wholeMatch(of: shape) != nil {
+            let keyLike = span.contains(".") || span.contains("_") || span.contains("[]") || span.hasSuffix(":")
+            guard keyLike else { continue }
+            if [".yaml", ".md", ".swift", ".sock", ".pem", ".service"].contains(where: span.hasSuffix) { continue }
+            let key = span.hasSuffix(":") ? String(span.dropLast()) : span
+            if !keys.contains(key) { keys.append(key) }
+        }
+        return keys
+    }
+
+    /// Each top-level section of the YAML (set, or commented out as `# name:`) with its text: up
+    /// to the next top-level section.
+    static func topLevelSections(_ yaml: String) -> [String: String] {
+        let top = #/^(?:# )?([a-z][a-z0-9_]*):/#
+        var sections: [String: String] = [:]
+        var current: String?
+        var lines: [Substring] = []
+        func flush() {
+            if let current { sections[current, default: ""] += lines.joined(separator: "\n") + "\n" }
+            lines = []
+        }
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let match = line.prefixMatch(of: top), String(match.output.1) != current {
+                flush()
+                current = String(match.output.1)
+            }
+            lines.append(line)
+        }
+        flush()
+        return sections
+    }
+
+    /// Whether `key:` appears as a key in `section` (block or flow style, set or commented out).
+    static func mentions(_ section: String, key: String) -> Bool {
+        section.split(separator: "\n").contains { line in
+            guard let range = line.range(of: key + ":") else { return false }
+            let before = line[line.startIndex..<range.lowerBound].last
+            return before == nil || " #{,-".contains(before!)
+        }
+    }
+
     private func negotiate(
         _ port: Int, _ contexts: [RawDICOMClient.PresentationContext]
     ) throws -> [RawDICOMClient.PresentationContextResult] {

@@ -115,6 +115,62 @@ final class ControlCommandTests: OperationsTestCase {
         XCTAssertTrue(operatorLines.contains { $0.contains("COMMAND=retry") })
     }
 
+    /// `hold --study` also holds objects of the study that arrive later (issue 6, `study_hold`):
+    /// they wait as held, not sent, until `release --study`; other studies flow meanwhile.
+    func testHoldingAStudyHoldsItsLaterObjectsUntilReleased() throws {
+        let remote = try ScriptedStoreSCP(directory: try temp.subdirectory("remote"), status: 0x0000)
+        try remote.start()
+        addCleanup { remote.stop() }
+        var config = makeConfig(remotePort: remote.port)
+        config.destinations[0].aeTitle = remote.aeTitle
+        let daemon = try makeDaemon(config)
+        let files = try makeSeries(count: 3)
+        let otherStudy = try makeSeries(count: 1, name: "other")
+
+        // The first object is delivered; then the operator holds its study.
+        XCTAssertEqual(try StoreSCU.send(files: [files[0]], port: try daemon.port(), calledAE: "RADRELAY").exitCode, 0)
+        try waitForCounts(daemon, "remote", ["delivered": 1])
+        let studies = try json(try daemon.ctl(["studies", "--json"]))
+        let studyUID = try XCTUnwrap((studies["studies"] as? [[String: Any]])?.first?["study_instance_uid"] as? String)
+        let hold = try daemon.ctl(["hold", "--study", studyUID])
+        XCTAssertEqual(hold.exitCode, 0, hold.output)
+
+        // Later objects of the study are held; another study's object is delivered.
+        XCTAssertEqual(
+            try StoreSCU.send(files: Array(files[1...]), port: try daemon.port(), calledAE: "RADRELAY").exitCode, 0)
+        XCTAssertEqual(try StoreSCU.send(files: otherStudy, port: try daemon.port(), calledAE: "RADRELAY").exitCode, 0)
+        try waitForCounts(daemon, "remote", ["held": 2, "delivered": 2, "queued": 0, "active": 0])
+        Thread.sleep(forTimeInterval: 1)  // a worker that wrongly took a held object would have sent it by now
+        XCTAssertEqual(remote.receivedStores().count, 2, "held objects reached the remote")
+        try waitForCounts(daemon, "remote", ["held": 2, "delivered": 2])
+
+        // Status and studies show the hold.
+        let statusJSON = try json(try daemon.ctl(["status", "--json"]))
+        let holds = statusJSON["study_holds"] as? [[String: Any]] ?? []
+        XCTAssertEqual(holds.count, 1)
+        XCTAssertEqual(holds.first?["study_instance_uid"] as? String, studyUID)
+        XCTAssertNil(holds.first?["destination"] as? String, "held for every destination")
+        XCTAssertEqual(holds.first?["held_by_uid"] as? Int, Int(getuid()))
+        let status = try daemon.ctl(["status"])
+        XCTAssertTrue(status.stdout.contains("HELD STUDY KEY") && status.stdout.contains(studyUID), status.stdout)
+        let studyList = try daemon.ctl(["studies"])
+        XCTAssertTrue(studyList.stdout.contains("all destinations"), studyList.stdout)
+
+        // Release: every object of the study is delivered, each once.
+        let release = try daemon.ctl(["release", "--study", studyUID])
+        XCTAssertEqual(release.exitCode, 0, release.output)
+        XCTAssertTrue(release.stdout.contains("2 deliveries changed"), release.stdout)
+        try waitForCounts(daemon, "remote", ["held": 0, "delivered": 4])
+        XCTAssertEqual(Set(remote.receivedStoreCounts().values), [1])
+        XCTAssertEqual(remote.receivedStoreCounts().count, 4)
+        XCTAssertEqual((try json(try daemon.ctl(["status", "--json"]))["study_holds"] as? [Any])?.count ?? 0, 0)
+
+        // A study UID no object can carry is refused, not stored as a hold that never applies.
+        let invalid = try daemon.ctl(["hold", "--study", "not a UID"])
+        XCTAssertEqual(invalid.exitCode, 1, invalid.output)
+        XCTAssertTrue(invalid.stderr.contains("not a valid Study Instance UID"), invalid.output)
+    }
+
     private func json(_ result: ProcessResult) throws -> [String: Any] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
             throw HarnessError("not JSON (exit \(result.exitCode)): \(result.output)")

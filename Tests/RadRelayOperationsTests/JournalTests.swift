@@ -94,4 +94,58 @@ final class JournalTests: OperationsTestCase {
         XCTAssertTrue(second.log.contains("<6>Association accepted"))
         XCTAssertFalse(second.log.contains("STUDY_UID="), "UIDs on stderr although log_uids is off")
     }
+
+    /// Issue 6: DCMTK's own warnings reach the journal as native entries (warning priority, the
+    /// DCMTK logger and message as fields), not DCMTK's console lines on stderr, and without the
+    /// element values of the data set DCMTK complained about.
+    func testDCMTKWarningsGoToTheJournal() throws {
+        var config = makeConfig(remotePort: freeLoopbackPort())
+        config.extraYAML = "logging:\n  level: info\n  log_phi: false\n"
+        let daemon = try makeDaemon(config, fakeJournal: true)
+        let journal = try XCTUnwrap(daemon.journal)
+
+        // Patient's Name twice: DCMTK's parse of the received object keeps the first and warns
+        // "Element (0010,0010) found twice in one data set or item, ignoring second entry".
+        let sopInstanceUID = "1.2.826.0.1.3680043.10.1146.98.1"
+        var dataset = DatasetBytes()
+        dataset.element(0x0008, 0x0016, "UI", RawDICOMClient.ctImageStorage)
+        dataset.element(0x0008, 0x0018, "UI", sopInstanceUID)
+        dataset.element(0x0008, 0x0060, "CS", "CT")
+        dataset.element(0x0010, 0x0010, "PN", Self.sentinel)
+        dataset.element(0x0010, 0x0010, "PN", Self.sentinel)
+        dataset.element(0x0010, 0x0020, "LO", Self.sentinelID)
+        dataset.element(0x0020, 0x000D, "UI", "1.2.826.0.1.3680043.10.1146.98")
+        dataset.element(0x0020, 0x000E, "UI", "1.2.826.0.1.3680043.10.1146.98.2")
+        let (opened, reply) = try RawStoreSession.open(port: try daemon.port())
+        let session = try XCTUnwrap(opened, "association not accepted: \(reply)")
+        _ = try session.store(
+            sopClassUID: RawDICOMClient.ctImageStorage, sopInstanceUID: sopInstanceUID, dataset: dataset.bytes)
+        _ = try? session.release()
+
+        let found = try journal.waitFor("DCMTK's warning in the journal") {
+            let record = JournalRecord($0.bytes)
+            return record["MESSAGE_ID"] == "af67b881e5d4444d8a54c8cd56c25e2d"
+                && record["DCMTK_MESSAGE"]?.contains("found twice") == true
+        }
+        let record = JournalRecord(found.datagram.bytes)
+        XCTAssertEqual(record["PRIORITY"], "4", "\(record)")
+        XCTAssertEqual(record["MESSAGE"], "DCMTK reported a problem")
+        XCTAssertEqual(record["RADRELAY_EVENT"], "dcmtk-message")
+        XCTAssertEqual(record["DCMTK_LOGGER"], "dcmtk.dcmdata")
+        XCTAssertEqual(record["SYSLOG_IDENTIFIER"], "radrelayd")
+        let message = try XCTUnwrap(record["DCMTK_MESSAGE"])
+        XCTAssertTrue(message.contains("(0010,0010)"), message)
+        XCTAssertFalse(message.contains("\n"), "a multi-line DCMTK message: \(message)")
+
+        // Only warnings and above: DCMTK's debug and trace output (a step-by-step account of the
+        // parse) never reaches the journal, and no entry or stderr line holds the data set's values.
+        let dcmtk = journal.datagrams.map { JournalRecord($0.bytes) }.filter { $0["RADRELAY_EVENT"] == "dcmtk-message" }
+        XCTAssertTrue(dcmtk.allSatisfy { ($0["PRIORITY"].flatMap { Int($0) } ?? 7) <= 4 }, "\(dcmtk)")
+        for datagram in journal.datagrams {
+            XCTAssertFalse(datagram.text.contains("SENTINEL"), "PHI in a journal entry: \(datagram.text)")
+        }
+        XCTAssertFalse(daemon.log.contains("SENTINEL"), "PHI on stderr")
+        // Not through DCMTK's console appender any more.
+        XCTAssertFalse(daemon.log.contains("found twice"), "DCMTK still writes to stderr: \(daemon.logTail())")
+    }
 }

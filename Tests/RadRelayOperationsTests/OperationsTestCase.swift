@@ -120,36 +120,40 @@ final class OperationsDaemon: @unchecked Sendable {
 }
 
 /// Base class: a temp dir per test; daemons and peers stopped in tearDown; logs printed on failure.
+/// The daemons here are `OperationsDaemon`s (run as systemd runs them), so only the temp dir and
+/// the cleanups come from `DaemonTestFixture`.
 class OperationsTestCase: XCTestCase {
-    var temp: TemporaryDirectory!
+    /// This test's temp dir and cleanups (see `DaemonTestFixture`).
+    private var fixture: DaemonTestFixture?
+    /// This test's directory.
+    var temp: TemporaryDirectory! { fixture?.temp }
     private var daemons: [OperationsDaemon] = []
-    private var cleanups: [() -> Void] = []
 
     override func setUpWithError() throws {
         try super.setUpWithError()
         continueAfterFailure = true
-        temp = try TemporaryDirectory(prefix: "radrelay-ops")
+        fixture = try DaemonTestFixture(prefix: "radrelay-ops")
     }
 
     override func tearDown() {
         let failed = (testRun?.failureCount ?? 0) + (testRun?.unexpectedExceptionCount ?? 0) > 0
+        // Daemons stop before the cleanups run (a cleanup may unmount a daemon's state dir).
         for daemon in daemons.reversed() {
             daemon.stop()
             if failed { print("--- radrelayd log (\(daemon.logURL.path)) ---\n\(daemon.logTail())\n--- end ---") }
         }
-        for cleanup in cleanups.reversed() { cleanup() }
         daemons = []
-        cleanups = []
-        if failed { print("test failed: keeping \(temp.path)") } else { temp.remove() }
+        fixture?.tearDown(failed: failed)
+        fixture = nil
         super.tearDown()
     }
 
-    func addCleanup(_ body: @escaping () -> Void) { cleanups.append(body) }
+    func addCleanup(_ body: @escaping () -> Void) { fixture!.addCleanup(body) }
 
     /// A config with state in this test's dir and one destination `remote` on `remotePort`.
     func makeConfig(remotePort: Int, name: String = "state") -> RadRelayTestConfig {
         RadRelayTestConfig(
-            stateDirectory: temp.url.appendingPathComponent(name).path,
+            stateDirectory: fixture!.stateDirectory(name),
             destinations: [.init(name: "remote", aeTitle: "REMOTE", port: remotePort, associations: 1)]
         )
     }

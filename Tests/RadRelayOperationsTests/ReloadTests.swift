@@ -7,8 +7,9 @@ import XCTest
 #endif
 
 /// SIGHUP: an invalid file keeps the running configuration (and says where the error is); a
-/// valid one applies a new allowlist to the next association without a restart, and names the
-/// settings that need one.
+/// valid one applies a new allowlist to the next association, and normalization and
+/// compression to the next object, without a restart, and names precisely the settings that
+/// need one.
 final class ReloadTests: OperationsTestCase {
     func testInvalidFileKeepsServingValidFileAppliesNewAllowlist() throws {
         let config = makeConfig(remotePort: freeLoopbackPort())
@@ -56,5 +57,165 @@ final class ReloadTests: OperationsTestCase {
 
         // The association opened before the reloads still works.
         XCTAssertTrue(try open.release(), "association dropped by the reload")
+    }
+
+    /// Normalization profiles and a destination's `transfer_syntax` apply to objects prepared
+    /// after the reload, also when the daemon started with neither; what was sent before keeps
+    /// what it was sent with. Checked where it matters: in what Orthanc stored.
+    func testReloadAppliesNormalizationAndCompressionToTheNextObject() throws {
+        let orthanc = try OrthancProcess(directory: try temp.subdirectory("orthanc"))
+        try orthanc.start()
+        addCleanup { orthanc.stop() }
+        var config = makeConfig(remotePort: orthanc.dicomPort)
+        config.destinations[0].aeTitle = "ORTHANC"
+        // An open association keeps the presentation contexts it was negotiated with; a file in a
+        // syntax it lacks is sent decompressed. Idle associations end after 1 s, so the object
+        // after the reload opens a new one that proposes JPEG-LS.
+        let idle = "timeouts: { idle: 1s }"
+        config.destinations[0].extraLines = [idle]
+        let daemon = try makeDaemon(config)
+        let pid = daemon.pid
+
+        // 0: no normalization, no compression: as received.
+        let plain = try sendOne(daemon, orthanc, name: "plain")
+        // 1: a reload adds a profile (the daemon started without any).
+        config.extraYAML = Self.profile(institution: "Site A")
+        let first = try reload(daemon, config)
+        XCTAssertEqual(field("APPLIED", in: first), "normalization_profiles,sources", first)
+        XCTAssertEqual(field("RESTART_REQUIRED", in: first), "", first)
+        let siteA = try sendOne(daemon, orthanc, name: "site-a")
+        // 2: another profile value, and JPEG-LS for the destination.
+        config.extraYAML = Self.profile(institution: "Site B")
+        config.destinations[0].extraLines = [idle, "transfer_syntax: jpeg-ls-lossless"]
+        let second = try reload(daemon, config)
+        XCTAssertEqual(
+            field("APPLIED", in: second), "destinations.remote.transfer_syntax,normalization_profiles", second)
+        XCTAssertEqual(field("RESTART_REQUIRED", in: second), "", second)
+        Thread.sleep(forTimeInterval: 1.5)  // the previous association's idle release
+        let siteB = try sendOne(daemon, orthanc, name: "site-b")
+
+        let jpegLS = "1.2.840.10008.1.2.4.80"
+        let received = try transferSyntax(orthanc, plain)
+        XCTAssertNotEqual(received, jpegLS)
+        XCTAssertNotEqual(try institution(orthanc, plain), "Site A")
+        XCTAssertEqual(try institution(orthanc, siteA), "Site A")
+        XCTAssertEqual(try transferSyntax(orthanc, siteA), received)
+        XCTAssertEqual(try institution(orthanc, siteB), "Site B")
+        XCTAssertEqual(try transferSyntax(orthanc, siteB), jpegLS, "JPEG-LS after the reload")
+        XCTAssertEqual(daemon.pid, pid)
+        XCTAssertFalse(daemon.log.contains("Variant fell back"), daemon.logTail())
+    }
+
+    /// What a reload cannot apply is named key by key — destinations by name and field, added
+    /// and removed ones, the routes that name them — in the log entry and the STATUS line, and
+    /// nothing it did apply is listed there.
+    func testRestartRequiredNamesEachSetting() throws {
+        let original = makeConfig(remotePort: freeLoopbackPort())
+        let daemon = try makeDaemon(original)
+
+        var config = original
+        config.maxAssociations = 12  // gateway.max_associations: restart
+        config.destinations[0].port = freeLoopbackPort()  // destinations.remote.port: restart
+        config.destinations[0].retryBaseDelay = "3s"  // destinations.remote.retry: live
+        config.destinations[0].retryMaxDelay = "9s"
+        config.destinations[0].extraLines = ["bandwidth: { limit: 10MB/s }"]  // live (issue 4)
+        config.destinations.append(.init(name: "extra", aeTitle: "EXTRA", port: freeLoopbackPort(), associations: 1))
+        config.extraYAML = "outbox:\n  lease: 5m\ncompression:\n  workers: 3\n  verify: false\n"
+        let line = try reload(daemon, config)
+        let restart = field("RESTART_REQUIRED", in: line)
+        XCTAssertEqual(
+            restart,
+            "gateway.max_associations,destinations.remote.port,destinations.extra (added),routes,outbox.lease,"
+                + "compression.workers", line)
+        let applied = field("APPLIED", in: line)
+        XCTAssertEqual(applied, "destinations.remote.retry,destinations.remote.bandwidth,compression.verify", line)
+        try daemon.notify.waitFor("STATUS naming the restart", timeout: 10) {
+            $0.text.contains("restart required: gateway.max_associations,destinations.remote.port")
+        }
+
+        // Back to the file the daemon started with: nothing waits for a restart any more.
+        let reverted = try reload(daemon, original)
+        XCTAssertEqual(field("RESTART_REQUIRED", in: reverted), "", reverted)
+        XCTAssertEqual(field("APPLIED", in: reverted), applied, reverted)
+    }
+
+    // MARK: - Helpers
+
+    private static func profile(institution: String) -> String {
+        """
+        normalization_profiles:
+          site:
+            rules:
+              - set: InstitutionName
+                value: \(institution)
+        sources:
+          - calling_ae: STORESCU
+            normalization: site
+
+        """
+    }
+
+    /// Rewrites the file, sends SIGHUP, waits for READY=1 and returns the new "Configuration
+    /// reloaded" log line.
+    private func reload(_ daemon: OperationsDaemon, _ config: RadRelayTestConfig) throws -> String {
+        try daemon.rewriteConfig(config.yaml)
+        let count = daemon.log.components(separatedBy: "Configuration reloaded").count
+        let before = daemon.notify.datagrams.count
+        daemon.signal(SIGHUP)
+        let reloading = try daemon.notify.waitFor("RELOADING=1", from: before) { $0.text.contains("RELOADING=1") }
+        try daemon.notify.waitFor("READY=1", from: reloading.index) { $0.text.contains("READY=1") }
+        try pollUntil("reload logged", timeout: 10, detail: daemon.logTail()) {
+            daemon.log.components(separatedBy: "Configuration reloaded").count > count
+        }
+        return daemon.log.split(separator: "\n").last { $0.contains("Configuration reloaded") }.map(String.init) ?? ""
+    }
+
+    /// One field `NAME=value` of a stderr log line (`NAME="a b"` when the value has spaces).
+    private func field(_ name: String, in line: String) -> String? {
+        guard let range = line.range(of: " \(name)=") else { return nil }
+        let rest = line[range.upperBound...]
+        guard rest.first == "\"" else { return String(rest.prefix { $0 != " " }) }
+        var value = ""
+        var escaped = false
+        for character in rest.dropFirst() {
+            if escaped {
+                value.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                break
+            } else {
+                value.append(character)
+            }
+        }
+        return value
+    }
+
+    /// Sends one new CT object and waits until Orthanc has it; returns its Orthanc id.
+    private func sendOne(_ daemon: OperationsDaemon, _ orthanc: OrthancProcess, name: String) throws -> String {
+        let before = Set(try orthanc.instanceIDsByUID().keys)
+        let result = try StoreSCU.send(
+            files: try makeSeries(count: 1, name: name), port: try daemon.port(), calledAE: "RADRELAY")
+        XCTAssertEqual(result.exitCode, 0, result.output)
+        var id = ""
+        try pollUntil("Orthanc has the \(name) object", timeout: 60, detail: daemon.logTail()) {
+            let now = try orthanc.instanceIDsByUID()
+            guard let uid = now.keys.first(where: { !before.contains($0) }) else { return false }
+            id = now[uid]!
+            return true
+        }
+        return id
+    }
+
+    private func institution(_ orthanc: OrthancProcess, _ id: String) throws -> String? {
+        let tags = try SimpleHTTPClient.getJSON(orthanc.endpoint, path: "/instances/\(id)/simplified-tags", timeout: 10)
+        return (tags as? [String: Any])?["InstitutionName"] as? String
+    }
+
+    private func transferSyntax(_ orthanc: OrthancProcess, _ id: String) throws -> String {
+        let response = try SimpleHTTPClient.request(
+            orthanc.endpoint, path: "/instances/\(id)/metadata/TransferSyntax", timeout: 10)
+        return response.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

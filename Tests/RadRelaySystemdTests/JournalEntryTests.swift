@@ -83,16 +83,29 @@ final class JournalEntryTests: XCTestCase {
 /// The watchdog's liveness rule.
 final class HeartbeatTableTests: XCTestCase {
     func testOneSilentLoopMakesTheTableStale() {
+        // Every loop is allowed 5 units of silence.
         var table = HeartbeatTable<Int>()
-        table.register("accept", now: 0)
-        table.register("forwarder.pacs.0", now: 0)
-        XCTAssertEqual(table.stale(olderThan: 0), [])
-        table.tick("accept", now: 10)
-        XCTAssertEqual(table.stale(olderThan: 5), ["forwarder.pacs.0"])
-        table.tick("forwarder.pacs.0", now: 11)
-        XCTAssertEqual(table.stale(olderThan: 5), [])
+        table.register("accept", aliveUntil: 5)
+        table.register("forwarder.pacs.0", aliveUntil: 5)
+        XCTAssertEqual(table.stale(at: 5), [])
+        table.tick("accept", aliveUntil: 15)
+        XCTAssertEqual(table.stale(at: 10), ["forwarder.pacs.0"])
+        table.tick("forwarder.pacs.0", aliveUntil: 16)
+        XCTAssertEqual(table.stale(at: 10), [])
         table.unregister("accept")
-        XCTAssertEqual(table.stale(olderThan: 20), ["forwarder.pacs.0"])
+        XCTAssertEqual(table.stale(at: 25), ["forwarder.pacs.0"])
         XCTAssertEqual(table.names, ["forwarder.pacs.0"])
+    }
+
+    func testALoopWaitingOnAPeerGetsItsOwnDeadline() {
+        var table = HeartbeatTable<Int>()
+        table.register("forwarder.pacs.0", aliveUntil: 5)
+        // About to wait for a C-STORE response: allowed until the DIMSE timeout (60) passes.
+        table.tick("forwarder.pacs.0", aliveUntil: 60)
+        XCTAssertEqual(table.stale(at: 40), [])
+        XCTAssertEqual(table.stale(at: 61), ["forwarder.pacs.0"])
+        // Back to normal ticking: the short allowance applies again.
+        table.tick("forwarder.pacs.0", aliveUntil: 47)
+        XCTAssertEqual(table.stale(at: 50), ["forwarder.pacs.0"])
     }
 }

@@ -30,32 +30,9 @@ public struct DICOMSenderConfiguration: Sendable, Equatable {
     /// DICOM (issue 5).
     public var tls: TLS? = nil
 
-    /// Outbound TLS settings. Files are read again for each new association.
-    public struct TLS: Sendable, Equatable {
-        /// PEM bundle of trusted CAs; nil uses the system's.
-        public var caFile: String?
-        /// PEM client certificate (mutual TLS) and its key.
-        public var certificateFile: String?
-        public var privateKeyFile: String?
-        /// The server certificate must name `serverName ?? host`.
-        public var verifyHostname: Bool
-        /// Name to verify and send as SNI instead of `host`.
-        public var serverName: String?
-
-        public init(
-            caFile: String? = nil,
-            certificateFile: String? = nil,
-            privateKeyFile: String? = nil,
-            verifyHostname: Bool = true,
-            serverName: String? = nil
-        ) {
-            self.caFile = caFile
-            self.certificateFile = certificateFile
-            self.privateKeyFile = privateKeyFile
-            self.verifyHostname = verifyHostname
-            self.serverName = serverName
-        }
-    }
+    /// Outbound TLS settings. Files are read again for each new association; the server
+    /// certificate must name `serverName ?? host` unless `verifyHostname` is off.
+    public typealias TLS = ClientTLSSettings
 
     /// Creates a configuration; the defaults suit a LAN PACS.
     public init(

@@ -1,3 +1,4 @@
+import RadRelayCore
 import RadRelayOutbox
 
 /// The JSON documents of the control socket's changing commands and listings (issue 6). Field
@@ -29,7 +30,13 @@ public enum ControlCommands {
         func outboxTarget() -> Swift.Result<OperatorTarget, CommandError> {
             switch (delivery, study, destination) {
             case (let id?, nil, nil): return .success(.delivery(id))
-            case (nil, let uid?, let name): return .success(.study(uid, destination: name))
+            case (nil, let uid?, let name):
+                // A study hold is stored (and matched against later objects): refuse what no
+                // object can carry rather than keep a hold that never applies.
+                guard (try? DICOMUID(uid)) != nil else {
+                    return .failure(CommandError("'\(uid)' is not a valid Study Instance UID"))
+                }
+                return .success(.study(uid, destination: name))
             case (nil, nil, let name?): return .success(.destination(name))
             default: return .failure(CommandError("give exactly one of delivery, study or destination"))
             }
@@ -90,11 +97,13 @@ public enum ControlCommands {
         public var lastReceivedAt: Double
         /// Destination → state → deliveries.
         public var destinations: [String: [String: Int]]
+        /// The operator holds on this study (`hold --study`), nil when none.
+        public var holds: [StatusReport.StudyHold]? = nil
 
         enum CodingKeys: String, CodingKey {
             case studyKey = "study_key"
             case studyInstanceUID = "study_instance_uid"
-            case instances, priority, destinations
+            case instances, priority, destinations, holds
             case firstReceivedAt = "first_received_at"
             case lastReceivedAt = "last_received_at"
         }

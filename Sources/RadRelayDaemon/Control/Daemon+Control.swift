@@ -48,15 +48,17 @@ extension Daemon {
         var report = try statusReport()
         let now = Date().timeIntervalSince1970
         let configuration = operations.running.withLockedValue { $0 }
-        let (holds, byPriority, rates) = try await blockingPool.runIfActive { [outbox, configuration] in
+        let (holds, studyHolds, byPriority, rates) = try await blockingPool.runIfActive { [outbox, configuration] in
             let holds = Set(try outbox.destinationHolds().map(\.destination))
+            let studyHolds = try outbox.studyHolds()
             let byPriority = try outbox.pendingByPriority()
             var rates: [String: (count: Int, bytes: UInt64)] = [:]
             for destination in configuration.destinations {
                 rates[destination.name] = try outbox.deliveredSince(now - 60, destination: destination.name)
             }
-            return (holds, byPriority, rates)
+            return (holds, studyHolds, byPriority, rates)
         }
+        report.studyHolds = studyHolds.map(Self.studyHoldEntry)
         report.listener.aeTitle = configuration.gateway.aeTitle.value
         for index in report.destinations.indices {
             let name = report.destinations[index].name
@@ -158,7 +160,10 @@ extension Daemon {
 
     private func studiesListing(_ query: [String: String]) async throws -> ControlCommands.Studies {
         let limit = min(1000, max(1, Int(query["limit"] ?? "") ?? 20))
-        let studies = try await blockingPool.runIfActive { [outbox] in try outbox.recentStudies(limit: limit) }
+        let (studies, holds) = try await blockingPool.runIfActive { [outbox] in
+            (try outbox.recentStudies(limit: limit), try outbox.studyHolds())
+        }
+        let holdsByStudy = Dictionary(grouping: holds.map(Self.studyHoldEntry), by: \.studyInstanceUID)
         return ControlCommands.Studies(
             studies: studies.map { study in
                 ControlCommands.StudyEntry(
@@ -167,10 +172,17 @@ extension Daemon {
                     firstReceivedAt: study.firstReceivedAt, lastReceivedAt: study.lastReceivedAt,
                     destinations: study.destinations.mapValues { counts in
                         Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
-                    }
+                    },
+                    holds: holdsByStudy[study.studyInstanceUID]
                 )
             }
         )
+    }
+
+    static func studyHoldEntry(_ hold: StudyHold) -> StatusReport.StudyHold {
+        StatusReport.StudyHold(
+            studyKey: StudyKey.make(hold.studyInstanceUID), studyInstanceUID: hold.studyInstanceUID,
+            destination: hold.destination, heldAt: hold.heldAt, heldByUID: hold.heldByUID)
     }
 
     private func checkConfigurationFile() -> ControlCommands.ConfigCheck {

@@ -14,7 +14,8 @@ import ServiceLifecycle
 ///    listener (a task scheduled on it ticks `event-loop-N`) and the ingest commit queue (a probe
 ///    queued behind any commit ticks `ingest-commit`) — so a hung loop stops ticking;
 /// 2. sends WATCHDOG=1 only when no registered loop is older than `Heartbeats.staleAfter`;
-/// 3. every few seconds, publishes the one-line STATUS summary when it changed.
+/// 3. every few seconds, and at once when the set of stalled loops changes, publishes the
+///    one-line STATUS summary when it changed (stalled loops first: `STALLED forwarder.pacs.0; …`).
 struct SupervisionService: Service {
     let daemon: Daemon
 
@@ -60,24 +61,42 @@ struct SupervisionService: Service {
             for (loop, beat) in loopBeats { loop.execute { beat.tick() } }
             daemon.batcher.probe { commitBeat.tick() }
 
+            let stale = heartbeats.staleLoops()
+            let staleChanged = stale != reportedStale
             if operations.watchdogInterval != nil {
-                let stale = heartbeats.staleLoops()
                 if stale.isEmpty {
                     SystemdNotifier.watchdog()
-                } else if stale != reportedStale {
+                } else if staleChanged {
                     operations.logger.critical(
                         "Watchdog keep-alive withheld: loops stopped making progress",
                         metadata: ["stale_loops": "\(stale.joined(separator: ","))"]
                     )
                 }
-                reportedStale = stale
             }
-            if ContinuousClock.now - lastStatusAt >= .seconds(2) {
+            reportedStale = stale
+            // A change in stalled loops is published at once: it is what `systemctl status`
+            // should show when the watchdog is about to kill the daemon.
+            if staleChanged || ContinuousClock.now - lastStatusAt >= .seconds(2) {
                 lastStatusAt = .now
-                if let summary = try? await daemon.statusSummary() { operations.publishStatus(summary) }
+                if let summary = try? await daemon.statusSummary() {
+                    let restart = operations.restartPending.withLockedValue { $0 }
+                    operations.publishStatus(Self.summary(summary, stale: stale, restartPending: restart))
+                }
             }
             try? await Task.sleep(for: period)
         }
+    }
+}
+
+extension SupervisionService {
+    /// STATUS= with the stalled loops first and the settings waiting for a restart last, so
+    /// `systemctl status` names both:
+    /// `STALLED forwarder.pacs.0; port 11112, pending 3, …, restart required: gateway.port`.
+    static func summary(_ summary: String, stale: [String], restartPending: [String]) -> String {
+        var line = summary
+        if !stale.isEmpty { line = "STALLED \(stale.joined(separator: ",")); " + line }
+        if !restartPending.isEmpty { line += ", restart required: \(restartPending.joined(separator: ","))" }
+        return line
     }
 }
 

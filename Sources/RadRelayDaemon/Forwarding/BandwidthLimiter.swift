@@ -145,6 +145,7 @@ final class WorkerPacer: Sendable {
         while !Task.isCancelled {
             let wait = limiters.map { $0.delay(priority: priority) }.max() ?? 0
             guard wait > 0 else { return }
+            onProgress()  // waiting for credit on purpose is not a stuck loop (watchdog)
             try? await clock.sleep(for: .milliseconds(Int64(min(wait, Self.maximumPause) * 1000) + 1))
         }
     }

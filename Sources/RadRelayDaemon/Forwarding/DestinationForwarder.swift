@@ -151,7 +151,9 @@ final class DestinationForwarder: Sendable {
                 await sleep(until: until ?? current + 60)
                 continue
             case .probe:
+                beat?.busy(allowingSilence: peerSilenceAllowance)
                 await probe(with: transport, logger: logger)
+                beat?.idle()
                 continue
             case .send:
                 break
@@ -181,7 +183,7 @@ final class DestinationForwarder: Sendable {
                 deliveries += claimMore(after: first, limits: transport.batchLimits, logger: logger)
             }
             await pacer.waitForCredit(priority: first.priority)
-            await forward(deliveries, with: transport, pacer: pacer, logger: logger)
+            await forward(deliveries, with: transport, pacer: pacer, beat: beat, logger: logger)
         }
         await transport.shutdown()
     }
@@ -228,23 +230,49 @@ final class DestinationForwarder: Sendable {
 
     // MARK: - Sending and bookkeeping
 
+    /// The longest a worker may legitimately hear nothing from its remote during one send or
+    /// probe: the destination's own timeouts for each silent phase back to back (DICOM: connect,
+    /// A-ASSOCIATE-AC, C-STORE-RSP; STOW-RS: connect, then the longer of a stalled upload and a
+    /// stalled response), plus a margin for the thread hand-offs. Bytes on the wire tick the
+    /// heartbeat anyway; past this the transport's timeouts have failed and the watchdog must act.
+    private var peerSilenceAllowance: Duration {
+        let destination = self.destination
+        let seconds: Double
+        if destination.kind == .stow, let http = destination.stow?.timeouts {
+            seconds = http.connect + max(http.read, http.write)
+        } else {
+            seconds = destination.timeouts.connect + destination.timeouts.acse + destination.timeouts.dimse
+        }
+        return .milliseconds(Int64(min(seconds, 86_400) * 1000)) + .seconds(5)
+    }
+
+    /// How long preparing (normalizing, transcoding) one batch may run without a tick.
+    private static let preparationSilenceAllowance = Duration.seconds(120)
+
     private func forward(
         _ deliveries: [ClaimedDelivery],
         with transport: any DeliveryTransport,
         pacer: WorkerPacer,
+        beat: Heartbeat?,
         logger: Logger
     ) async {
+        // Transcoding a large object on a busy pool does not tick; allow it a bounded while.
+        beat?.busy(allowingSilence: Self.preparationSilenceAllowance)
         var prepared: [BatchItem] = []
         for delivery in deliveries {
             prepared.append(BatchItem(delivery: delivery, object: await preparer.prepare(delivery)))
         }
         let items = prepared
+        beat?.idle()
+        await FaultPoint.stall("forward-before-send")  // issue 6: a stuck send, test builds only
         pacer.begin(priority: deliveries.map(\.priority).max() ?? .routine)
         let started = ContinuousClock.now
+        beat?.busy(allowingSilence: peerSilenceAllowance)
         let results = await withLeaseRenewal(deliveries.map(\.deliveryID), logger: logger) {
             if transport.prefersBatches { return await transport.sendBatch(items) }
             return [TransportResult(outcome: await transport.send(items[0].object), notBefore: nil)]
         }
+        beat?.idle()
         FaultPoint.hit("forward-after-send-before-mark")  // issue 7: test builds only
         let duration = ContinuousClock.now - started
         if !transport.pacesOnTheWire { pacer.charge(Int(clamping: items.reduce(0) { $0 + $1.object.byteSize })) }

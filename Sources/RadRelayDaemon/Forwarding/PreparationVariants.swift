@@ -24,6 +24,16 @@ import ServiceLifecycle
 ///   logged (warning) and counted (`radrelay_transform_fallbacks_total`).
 /// - **Cleaned up.** `run()` sweeps files that no pending delivery needs; the directory is
 ///   emptied at start-up (the files are a cache: a half-written one from a crash is never sent).
+/// - **Reloadable.** `update(_:)` (SIGHUP) swaps the settings snapshot: normalization profiles
+///   and sources, each destination's `transfer_syntax`, `compression.verify` and
+///   `compression.max_object_size` apply to every delivery prepared afterwards — new objects and
+///   retries of deferred ones (the variant key covers the profiles' rules and the target, so a
+///   changed setting means a new file, never a stale cached one). A send already in progress
+///   finishes with the file it was prepared with. `compression.workers` sizes the thread pool
+///   and needs a restart.
+/// - **Always present, idle when unused.** The daemon makes one even when nothing is configured,
+///   so a reload can switch normalization or compression on; the worker threads start only when
+///   the first variant is built.
 final class VariantPreparer: DeliveryPreparer, Service {
     /// What the preparer needs from the configuration.
     struct Settings: Sendable {
@@ -44,6 +54,8 @@ final class VariantPreparer: DeliveryPreparer, Service {
         var sweepInterval: Double = 5
         /// Queued deliveries whose variants are built ahead of their claim (0: none).
         var lookAheadDepth: Int
+        /// Threads of the transform pool (fixed for the preparer's life).
+        var workers: Int
 
         /// Settings from a validated configuration.
         init(configuration: Configuration, routeProfiles: @escaping @Sendable (_ deliveryID: Int64) -> [String]) {
@@ -56,6 +68,7 @@ final class VariantPreparer: DeliveryPreparer, Service {
             verify = configuration.compression.verify
             maxTranscodeSize = configuration.compression.maxObjectSize
             lookAheadDepth = 2 * configuration.compression.workers
+            workers = configuration.compression.workers
         }
 
         /// True when no delivery can need a variant: every destination takes objects as
@@ -83,10 +96,17 @@ final class VariantPreparer: DeliveryPreparer, Service {
         var fallbacks = 0
     }
 
+    /// The transform pool's life: started by the first build, never restarted after shutdown.
+    private enum PoolState {
+        case idle(workers: Int)
+        case running(TransformPool)
+        case shutDown
+    }
+
     let directory: String
     private let outbox: Outbox
-    private let settings: Settings
-    private let pool: TransformPool
+    private let current: NIOLockedValueBox<Settings>
+    private let poolState: NIOLockedValueBox<PoolState>
     private let now: @Sendable () -> EpochSeconds
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
@@ -95,13 +115,12 @@ final class VariantPreparer: DeliveryPreparer, Service {
     init(
         outbox: Outbox,
         settings: Settings,
-        pool: TransformPool,
         now: @escaping @Sendable () -> EpochSeconds,
         logger: Logger
     ) throws {
         self.outbox = outbox
-        self.settings = settings
-        self.pool = pool
+        current = NIOLockedValueBox(settings)
+        poolState = NIOLockedValueBox(.idle(workers: settings.workers))
         self.now = now
         self.logger = logger
         directory = outbox.spool.directory + "/variants"
@@ -114,10 +133,42 @@ final class VariantPreparer: DeliveryPreparer, Service {
         if removed > 0 { logger.info("Derived files from the last run removed", metadata: ["count": "\(removed)"]) }
     }
 
+    /// The settings in force now (one snapshot per prepared delivery).
+    private var settings: Settings { current.withLockedValue { $0 } }
+
+    /// Applies a reloaded configuration to deliveries prepared from now on (SIGHUP). The route
+    /// lookup, the sweep interval, the look-ahead depth and the pool size stay as they were.
+    func update(_ configuration: Configuration) {
+        current.withLockedValue { settings in
+            var next = Settings(configuration: configuration, routeProfiles: settings.routeProfiles)
+            next.sweepInterval = settings.sweepInterval
+            next.lookAheadDepth = settings.lookAheadDepth
+            next.workers = settings.workers
+            settings = next
+        }
+    }
+
+    /// The transform pool, started on first use; nil once shut down.
+    private func pool() -> TransformPool? {
+        poolState.withLockedValue { state in
+            switch state {
+            case .idle(let workers):
+                let pool = TransformPool(workers: workers)
+                state = .running(pool)
+                return pool
+            case .running(let pool):
+                return pool
+            case .shutDown:
+                return nil
+            }
+        }
+    }
+
     // MARK: - DeliveryPreparer
 
     func prepare(_ delivery: ClaimedDelivery) async -> PreparedObject {
         let asReceived = AsReceivedPreparer.object(for: delivery)
+        let settings = self.settings
         if settings.isInactive { return asReceived }
         let origin: InstanceOrigin?
         do {
@@ -137,10 +188,10 @@ final class VariantPreparer: DeliveryPreparer, Service {
                 "Object too large to transcode (compression.max_object_size); not transcoded",
                 metadata: ["delivery": "\(job.deliveryID)", "bytes": "\(job.byteSize)"])
         }
-        guard let (name, variant) = plan(job) else { return asReceived }
+        guard let (name, variant) = plan(job, settings) else { return asReceived }
         // This delivery's build is queued first; the look-ahead builds queue behind it.
-        let step = variantFile(name, job: job, variant: variant)
-        lookAhead(after: job)
+        let step = variantFile(name, job: job, variant: variant, settings: settings)
+        lookAhead(after: job, settings)
         let built: Built
         switch step {
         case .done(let done): built = done
@@ -173,7 +224,7 @@ final class VariantPreparer: DeliveryPreparer, Service {
 
     /// The file name (without extension) and variant `job` needs; nil when it is the received
     /// file itself.
-    private func plan(_ job: Job) -> (String, Normalization.Variant)? {
+    private func plan(_ job: Job, _ settings: Settings) -> (String, Normalization.Variant)? {
         guard let callingAE = try? AETitle(job.callingAE) else { return nil }
         var variant = settings.assignment.variant(
             callingAE: callingAE, routeProfiles: settings.routeProfiles(job.deliveryID),
@@ -191,13 +242,13 @@ final class VariantPreparer: DeliveryPreparer, Service {
 
     /// The cached variant, or the one being built, or a new build. The delivery is recorded as a
     /// user of the file before anything can sweep it.
-    private func variantFile(_ name: String, job: Job, variant: Normalization.Variant) -> Step {
+    private func variantFile(_ name: String, job: Job, variant: Normalization.Variant, settings: Settings) -> Step {
         state.withLockedValue { state in
             state.users[name, default: []].insert(job.deliveryID)
             state.lastUsed[name] = self.now()
             if let built = state.built[name] { return .done(built) }
             if let running = state.building[name] { return .wait(running) }
-            let task = startBuild(name, job: job, variant: variant)
+            let task = startBuild(name, job: job, variant: variant, settings: settings)
             state.building[name] = task
             return .wait(task)
         }
@@ -205,9 +256,14 @@ final class VariantPreparer: DeliveryPreparer, Service {
 
     /// A build task that records its result in the cache itself (look-ahead builds have nobody
     /// waiting for them). Call with the state locked and store the task in `building`.
-    private func startBuild(_ name: String, job: Job, variant: Normalization.Variant) -> Task<Built, Never> {
+    private func startBuild(
+        _ name: String,
+        job: Job,
+        variant: Normalization.Variant,
+        settings: Settings
+    ) -> Task<Built, Never> {
         Task {
-            let built = await self.build(name, job: job, variant: variant)
+            let built = await self.build(name, job: job, variant: variant, settings: settings)
             self.state.withLockedValue { state in
                 state.building[name] = nil
                 state.built[name] = built
@@ -220,7 +276,7 @@ final class VariantPreparer: DeliveryPreparer, Service {
     /// the transform pool works while the destination's workers are sending: without it a
     /// worker's prepare and send follow each other. At most `lookAheadDepth` builds are under way
     /// at a time, so urgent work queues behind little (a few slices' worth).
-    private func lookAhead(after job: Job) {
+    private func lookAhead(after job: Job, _ settings: Settings) {
         let depth = settings.lookAheadDepth
         guard depth > 0, state.withLockedValue({ $0.building.count < depth }) else { return }
         let upcoming: [QueuedVariantSource]
@@ -233,19 +289,19 @@ final class VariantPreparer: DeliveryPreparer, Service {
             let candidate = Job(
                 deliveryID: next.deliveryID, instanceID: next.instanceID, destination: next.destination,
                 spoolPath: next.spoolPath, byteSize: next.byteSize, callingAE: next.callingAE)
-            guard let (name, variant) = plan(candidate) else { continue }
+            guard let (name, variant) = plan(candidate, settings) else { continue }
             state.withLockedValue { state in
                 guard state.built[name] == nil, state.building[name] == nil, state.building.count < depth else {
                     return
                 }
                 state.users[name, default: []].insert(candidate.deliveryID)
                 state.lastUsed[name] = self.now()
-                state.building[name] = startBuild(name, job: candidate, variant: variant)
+                state.building[name] = startBuild(name, job: candidate, variant: variant, settings: settings)
             }
         }
     }
 
-    private func build(_ name: String, job: Job, variant: Normalization.Variant) async -> Built {
+    private func build(_ name: String, job: Job, variant: Normalization.Variant, settings: Settings) async -> Built {
         let temporary = directory + "/" + name + ".part"
         let final = path(name)
         let record = CoercionRecord(
@@ -255,6 +311,7 @@ final class VariantPreparer: DeliveryPreparer, Service {
         let verify = settings.verify
         let started = ContinuousClock.now
         guard
+            let pool = pool(),
             let report = await pool.run({
                 VariantBuilder.build(
                     source: spoolPath, output: temporary, variant: variant, record: record, verify: verify)
@@ -330,8 +387,15 @@ final class VariantPreparer: DeliveryPreparer, Service {
         }
     }
 
-    /// Lets jobs in progress finish and stops the worker threads.
-    func shutdown() async { await pool.shutdown() }
+    /// Lets jobs in progress finish and stops the worker threads (if they ever started).
+    func shutdown() async {
+        let running = poolState.withLockedValue { state -> TransformPool? in
+            defer { state = .shutDown }
+            if case .running(let pool) = state { return pool }
+            return nil
+        }
+        await running?.shutdown()
+    }
 
     /// Deletes every derived file no pending delivery needs: its recorded users are all
     /// finished and no pending delivery of the instance maps to it, and no transport holds it.
@@ -345,6 +409,7 @@ final class VariantPreparer: DeliveryPreparer, Service {
         // Names whose result is "as received" have no file but a cache entry to forget.
         let candidates = files.union(state.withLockedValue { Array($0.built.keys) })
         guard !candidates.isEmpty else { return 0 }
+        let settings = self.settings
         let instanceIDs = candidates.compactMap { $0.split(separator: "-").first.flatMap { Int64($0) } }
         let pending: [PendingVariantUse]
         do {
@@ -399,20 +464,18 @@ extension AsReceivedPreparer {
 }
 
 extension VariantPreparer {
-    /// The preparer for `configuration`, or nil when no destination can need a variant (all
-    /// `as-received`, no normalization profile): then no worker threads are started.
+    /// The preparer for `configuration`. Made even when no destination can need a variant (all
+    /// `as-received`, no normalization profile) so that a reload can add some: it then answers
+    /// "as received" after one lock, and starts no threads until a variant is first built.
     static func make(
         configuration: Configuration,
         outbox: Outbox,
         now: @escaping @Sendable () -> EpochSeconds,
         logger: Logger
-    ) throws -> VariantPreparer? {
+    ) throws -> VariantPreparer {
         // Route-level profiles (`routes[].normalization`) are stored with each delivery (issue 4).
         let settings = Settings(
             configuration: configuration, routeProfiles: { id in (try? outbox.routeProfiles(deliveryID: id)) ?? [] })
-        if settings.isInactive { return nil }
-        return try VariantPreparer(
-            outbox: outbox, settings: settings, pool: TransformPool(workers: configuration.compression.workers),
-            now: now, logger: logger)
+        return try VariantPreparer(outbox: outbox, settings: settings, now: now, logger: logger)
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import RadRelayConfig
 import RadRelayCore
 import RadRelayDICOMweb
@@ -65,28 +64,15 @@ struct STOWTransport: DeliveryTransport {
         guard let stow = destination.stow else {
             preconditionFailure("kind stow without STOW settings: the config loader guarantees them")
         }
-        let tls = destination.tls.map {
-            STOWConfiguration.TLS(
-                caFile: $0.ca, certificateFile: $0.certificate, privateKeyFile: $0.privateKey,
-                verifyHostname: $0.verifyHostname, serverName: $0.serverName)
-        }
-        let auth = stow.auth.map { auth -> STOWConfiguration.Auth in
-            switch auth {
-            case .bearerTokenFile(let path): return .bearerTokenFile(path)
-            case .basicAuthFile(let path): return .basicAuthFile(path)
-            }
-        }
         return STOWConfiguration(
             baseURL: stow.url,
             studyScoped: stow.studyScoped,
-            auth: auth,
+            auth: stow.auth,
             maxInstancesPerRequest: stow.maxInstancesPerRequest,
             maxBytesPerRequest: stow.maxBytesPerRequest,
-            tls: tls,
-            proxy: stow.proxy.map { STOWConfiguration.Proxy(host: $0.host, port: $0.port) },
-            timeouts: STOWConfiguration.Timeouts(
-                connect: stow.timeouts.connect, read: stow.timeouts.read, write: stow.timeouts.write,
-                request: stow.timeouts.request, idle: stow.timeouts.idle)
+            tls: destination.tls?.clientSettings,
+            proxy: stow.proxy,
+            timeouts: stow.timeouts
         )
     }
 
@@ -120,87 +106,9 @@ struct STOWTransport: DeliveryTransport {
     func shutdown() async { await client.shutdown() }
 }
 
-// MARK: - The batch step of the forwarder
-
-/// claim → prepare → pace → send → classify for a batch: after `claimDue` took `first`, claims
-/// more due deliveries of the same priority up to the transport's limits (`Outbox.claimBatch`),
-/// sends them in one go, and records each result with `Retry-After` honoured.
-enum BatchForwarding {
-    static func forward(
-        first: ClaimedDelivery,
-        transport: any DeliveryTransport,
-        destination: Configuration.Destination,
-        outbox: Outbox,
-        preparer: any DeliveryPreparer,
-        gate: NIOLockedValueBox<DestinationGate>,
-        leaseSeconds: Double,
-        now: @Sendable () -> EpochSeconds,
-        logger: Logger
-    ) async {
-        let limits = transport.batchLimits
-        var deliveries = [first]
-        if limits.maxInstances > 1, first.byteSize < limits.maxBytes {
-            do {
-                deliveries += try outbox.claimBatch(
-                    destination: destination.name,
-                    priority: first.priority,
-                    now: now(),
-                    leaseSeconds: leaseSeconds,
-                    limit: limits.maxInstances - 1,
-                    maxBytes: limits.maxBytes - first.byteSize
-                )
-            } catch {
-                logger.error("Outbox batch claim failed", metadata: ["error": "\(error)"])
-            }
-        }
-        var items: [BatchItem] = []
-        for delivery in deliveries { items.append(BatchItem(delivery: delivery, object: await preparer.prepare(delivery))) }
-        let results = await transport.sendBatch(items)
-        let finished = now()
-        for (index, delivery) in deliveries.enumerated() {
-            let result = index < results.count
-                ? results[index] : TransportResult(outcome: .failed(.localError, status: nil, detail: "no result"))
-            let random = Double.random(in: 0..<1)
-            gate.withLockedValue {
-                $0.record(result.outcome, now: finished, policy: destination.retry, unitRandom: random, notBefore: result.notBefore)
-            }
-            let disposition = destination.retry.disposition(
-                for: result.outcome, attempt: delivery.attempts, now: finished, unitRandom: random,
-                notBefore: result.notBefore)
-            var meta: Logger.Metadata = [
-                "delivery": "\(delivery.deliveryID)", "attempt": "\(delivery.attempts)", "batch": "\(deliveries.count)",
-            ]
-            switch disposition {
-            case .delivered(let status):
-                meta["dimse_status"] = "\(status)"
-                logger.info("Delivered", metadata: meta)
-            case .deferred(let notBefore, let failure, let detail):
-                meta["failure"] = "\(failure.rawValue)"
-                meta["detail"] = "\(detail)"
-                meta["retry_in_s"] = "\(Int(notBefore - finished))"
-                logger.warning("Delivery deferred", metadata: meta)
-            case .dead(let failure, let detail):
-                meta["failure"] = "\(failure.rawValue)"
-                meta["detail"] = "\(detail)"
-                logger.critical("Delivery dead-lettered", metadata: meta)
-            }
-            do {
-                try outbox.apply(
-                    disposition, deliveryID: delivery.deliveryID, failureStatus: result.outcome.failureStatus, now: finished)
-            } catch {
-                logger.error("Cannot record delivery result", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-}
-
 // MARK: - DICOM TLS settings
 
 /// `destinations[].tls` for a `kind: dicom` destination, as the DCMTK sender takes it.
 enum DICOMTLSSettings {
-    static func make(_ tls: Configuration.ClientTLS) -> DICOMSenderConfiguration.TLS {
-        DICOMSenderConfiguration.TLS(
-            caFile: tls.ca, certificateFile: tls.certificate, privateKeyFile: tls.privateKey,
-            verifyHostname: tls.verifyHostname, serverName: tls.serverName)
-    }
+    static func make(_ tls: Configuration.ClientTLS) -> DICOMSenderConfiguration.TLS { tls.clientSettings }
 }

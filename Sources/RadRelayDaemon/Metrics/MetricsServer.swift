@@ -52,6 +52,14 @@ final class MetricsServer: Sendable {
 
 extension Daemon {
     /// `/metrics`: refreshes the scrape-time gauges, then renders the registry.
+    ///
+    /// Read at scrape time: build info, uptime, active associations, outbox depth and bytes per
+    /// destination and state, the oldest pending delivery's age per destination, per destination
+    /// its health (`radrelay_destination_up`, 0 only while down), its delivered rate over the last
+    /// minute (`radrelay_destination_rate_bytes_per_second`, as `radrelayctl status` shows it)
+    /// and the cap in force now (`radrelay_destination_bandwidth_limit_bytes_per_second`, 0 when
+    /// unlimited), disk space, certificate expiry and readiness. Everything else is counted
+    /// where it happens (`GatewayMetrics`).
     func renderMetrics() async -> String {
         let registry = PrometheusMetricsFactory.defaultRegistry
         let now = Date().timeIntervalSince1970
@@ -69,6 +77,21 @@ extension Daemon {
                 registry.makeGauge(name: "radrelay_outbox_oldest_pending_age_seconds", labels: [("destination", row.destination)])
                     .set(row.oldestPendingAge ?? 0)
             }
+        }
+        let names = Array(forwarders.keys)
+        let rates = try? await blockingPool.runIfActive { [outbox] in
+            try names.map { ($0, try outbox.deliveredSince(now - 60, destination: $0).bytes) }
+        }
+        for (name, bytes) in rates ?? [] {
+            registry.makeGauge(name: "radrelay_destination_rate_bytes_per_second", labels: [("destination", name)])
+                .set(Double(bytes) / 60)
+        }
+        for (name, forwarder) in forwarders {
+            let labels = [("destination", name)]
+            registry.makeGauge(name: "radrelay_destination_bandwidth_limit_bytes_per_second", labels: labels)
+                .set(forwarder.bandwidthLimit ?? 0)
+            registry.makeGauge(name: "radrelay_destination_up", labels: labels)
+                .set(Double(forwarder.health.state == "down" ? 0 : 1))
         }
         let gateway = operations.running.withLockedValue { $0.gateway }
         if let disk = diskStatus(gateway) {

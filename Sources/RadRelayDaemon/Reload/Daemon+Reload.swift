@@ -28,13 +28,9 @@ extension Daemon {
             return
         }
         let old = operations.running.withLockedValue { $0 }
-        var restart = ReloadPlan.restartRequired(running: old, loaded: loaded)
-        var applied = ReloadPlan.applied(running: old, loaded: loaded)
-        if Set(loaded.destinations.map(\.name)) != Set(old.destinations.map(\.name)) {
-            // New routes may name destinations that have no workers yet: keep the old ones.
-            applied.routes = old.routes
-            restart.append("routes")
-        }
+        let applied = ReloadPlan.applied(running: old, loaded: loaded)
+        let restart = ReloadPlan.restartRequired(running: old, loaded: loaded)
+        let live = ReloadPlan.appliedLive(running: old, loaded: loaded)
         apply(applied)
         do {
             try reloadTLS(applied.gateway)
@@ -50,6 +46,7 @@ extension Daemon {
             "Configuration reloaded",
             metadata: LogEvent.configReloaded.metadata([
                 "config_file": "\(path)",
+                "applied": "\(live.joined(separator: ","))",
                 "restart_required": "\(restart.joined(separator: ","))",
             ])
         )
@@ -59,7 +56,10 @@ extension Daemon {
                 metadata: ["restart_required": "\(restart.joined(separator: ","))"]
             )
         }
-        operations.announceReady(summary: (try? await statusSummary()) ?? "configuration reloaded")
+        let summary = (try? await statusSummary()) ?? "configuration reloaded"
+        operations.announceReady(
+            summary: SupervisionService.summary(
+                summary, stale: operations.heartbeats.staleLoops(), restartPending: restart))
     }
 
     /// Swaps the live parts of `configuration` into the running components.
@@ -71,6 +71,7 @@ extension Daemon {
         policy.resumeFreeDisk = configuration.gateway.effectiveResumeFreeDisk
         pipeline.update(policy)
         applyScheduling(configuration)  // issue 4: caps and schedules, quotas, circuit, aging
+        variants.update(configuration)  // issue 3: normalization and compression, for what is prepared next
         if let settings = operations.options.logSettings {
             settings.update(Self.logSettings(configuration.logging))
         }
