@@ -17,9 +17,10 @@ import RadRelayCore
 /// attempt, not one per queued object.
 ///
 /// HTTP/1.1 only (one connection per worker, like one association), never follows redirects,
-/// sends no `Expect: 100-continue`, and asks for `application/dicom+json`. Credentials and TLS
-/// files are re-read when they change, so a rotated token, certificate or CA bundle takes effect
-/// at the next request without a restart.
+/// sends no `Expect: 100-continue`, and asks for DICOM JSON, reading DICOM XML as well
+/// (`acceptHeader`; the response is read by its `Content-Type`, see `STOWJudgement`).
+/// Credentials and TLS files are re-read when they change, so a rotated token, certificate or
+/// CA bundle takes effect at the next request without a restart.
 public final class STOWClient: Sendable {
     public let configuration: STOWConfiguration
     private let logger: Logger
@@ -32,6 +33,13 @@ public final class STOWClient: Sendable {
         var tlsStamps: [FileStamp?] = []
         var shutDown = false
     }
+
+    /// The `Accept` header of a store request: DICOM JSON only. A response in the Native DICOM
+    /// Model XML (PS3.18 §10.5.3, PS3.19 Annex A) is still read — some servers answer in XML
+    /// whatever they are asked — but it is not asked for with a q-list: Orthanc's DICOMweb plugin
+    /// matches `Accept` as an exact string and logs an error on the remote for every request
+    /// that carries a list, which a remote platform's operators would rightly complain about.
+    static let acceptHeader = "application/dicom+json"
 
     /// The largest response body read; a STOW response for 1 000 instances is ~300 KB.
     static let maximumResponseBytes = 16 << 20
@@ -127,7 +135,7 @@ public final class STOWClient: Sendable {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: body.contentType)
-            request.headers.add(name: "Accept", value: "application/dicom+json")
+            request.headers.add(name: "Accept", value: Self.acceptHeader)
             if let credentials { request.headers.add(name: "Authorization", value: try credentials.authorization()) }
             request.body = .stream(body.chunks, length: .known(body.length))
             let response = try await client.execute(

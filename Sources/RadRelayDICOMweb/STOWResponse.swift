@@ -2,9 +2,10 @@ import Foundation
 import RadRelayCore
 
 /// The per-instance content of a STOW-RS response body (PS3.18 §10.5.3, Table 10.5.3-1) in the
-/// DICOM JSON model (PS3.18 F.2): Referenced SOP Sequence (0008,1199) with optional Warning
-/// Reason (0008,1196), Failed SOP Sequence (0008,1198) with Failure Reason (0008,1197), each
-/// item naming its Referenced SOP Instance UID (0008,1155).
+/// DICOM JSON model (PS3.18 F.2) or the Native DICOM Model in XML (PS3.19 Annex A,
+/// `STOWResponseXML.swift`): Referenced SOP Sequence (0008,1199) with optional Warning Reason
+/// (0008,1196), Failed SOP Sequence (0008,1198) with Failure Reason (0008,1197), each item naming
+/// its Referenced SOP Instance UID (0008,1155).
 public struct STOWResponse: Sendable, Equatable {
     /// Stored instances → Warning Reason (nil when none).
     public var referenced: [String: UInt16?]
@@ -21,6 +22,43 @@ public struct STOWResponse: Sendable, Equatable {
     static let referencedSOPInstanceUID = "00081155"
     static let failureReason = "00081197"
     static let warningReason = "00081196"
+
+    /// The encodings of a response body radrelay reads (PS3.18 §10.5.3 allows both).
+    public enum Format: String, Sendable, Equatable {
+        case json = "DICOM JSON"
+        case xml = "DICOM XML"
+    }
+
+    /// The format to read a non-empty body as, from the response's `Content-Type`:
+    /// `application/dicom+json`, `application/json` (any `…/json` or `…/…+json`) → JSON;
+    /// `application/dicom+xml`, `application/xml`, `text/xml` (any `…/xml` or `…/…+xml`) → XML;
+    /// any other type → nil (the body is not read: unparsable). Without a `Content-Type` the
+    /// body decides: XML when it starts with `<` (after a byte order mark and whitespace), JSON
+    /// otherwise.
+    public static func format(contentType: String?, body: [UInt8]) -> Format? {
+        guard let contentType, !contentType.allSatisfy(\.isWhitespace) else {
+            var bytes = body[...]
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+            let first = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+            return first == UInt8(ascii: "<") ? .xml : .json
+        }
+        let essence = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = essence.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        let subtype = parts[1]
+        if subtype == "json" || subtype.hasSuffix("+json") { return .json }
+        if subtype == "xml" || subtype.hasSuffix("+xml") { return .xml }
+        return nil
+    }
+
+    /// Parses `bytes` in `format`; nil when they are not such a response document.
+    public static func parse(_ bytes: [UInt8], as format: Format) -> STOWResponse? {
+        switch format {
+        case .json: return parse(json: bytes)
+        case .xml: return parse(xml: bytes)
+        }
+    }
 
     /// Parses a `application/dicom+json` body: one data set object, or an array holding one
     /// (some servers wrap it). Nil when the bytes are not such a document. A document with
@@ -102,10 +140,15 @@ public enum STOWJudgement {
     /// - Destination-level statuses (`FailureClass.forHTTPStatus`) defer every instance, with
     ///   `Retry-After` when the remote sent one.
     /// - 413 halves the batch; a single instance becomes `payloadTooLarge`.
-    /// - Otherwise per instance from the body, whatever the status: Referenced → delivered
-    ///   (Warning Reason as status, else 0x0000); Failed → by Failure Reason; in neither, or a
-    ///   body that cannot be parsed → `unparsableResponse` (deferred). A 409 stored nothing, so
-    ///   an instance it lists as referenced is not delivered either.
+    /// - Otherwise per instance from the body, DICOM JSON or DICOM XML by `contentType`
+    ///   (`STOWResponse.format`), whatever the status: Referenced → delivered (Warning Reason as
+    ///   status, else 0x0000); Failed → by Failure Reason; in neither → `unparsableResponse`. A
+    ///   409 stored nothing, so an instance it lists as referenced is not delivered either.
+    /// - An empty body, a `Content-Type` that is neither JSON nor XML, or a body that does not
+    ///   parse as its type → `unparsableResponse` for every instance: never delivered (the remote
+    ///   may or may not have stored them) and never dead-lettered; destination-level, so it is
+    ///   retried with capped backoff behind the circuit breaker until it parses or the
+    ///   destination's `max_age` expires it.
     public static func judge(
         status: Int,
         retryAfter: String?,
@@ -130,15 +173,29 @@ public enum STOWJudgement {
                     outcome: .failed(.payloadTooLarge, status: nil, detail: "\(label): the instance alone is too large"))
             ])
         }
-        let isJSON = contentType.map { $0.lowercased().contains("json") } ?? !body.isEmpty
-        guard isJSON, let response = STOWResponse.parse(json: body) else {
-            let why = body.isEmpty ? "no response body" : "response body is not DICOM JSON"
-            return .perInstance(
+        func unparsable(_ why: String) -> Verdict {
+            .perInstance(
                 sent.map { _ in
                     STOWInstanceResult(outcome: .failed(.unparsableResponse, status: nil, detail: "\(label): \(why)"))
                 })
         }
+        guard !body.isEmpty else { return unparsable("no response body") }
+        guard let format = STOWResponse.format(contentType: contentType, body: body) else {
+            let type = printable(contentType ?? "")
+            return unparsable("response Content-Type \(type) is neither DICOM JSON nor DICOM XML")
+        }
+        guard let response = STOWResponse.parse(body, as: format) else {
+            return unparsable("response body is not \(format.rawValue)")
+        }
         return .perInstance(sent.map { instance in judge(instance, response, status: status) })
+    }
+
+    /// A remote-supplied header value as it may appear in a log or error detail: printable
+    /// ASCII, at most 64 characters.
+    private static func printable(_ value: String) -> String {
+        let cleaned = String(
+            value.unicodeScalars.prefix(64).map { (0x20..<0x7F).contains($0.value) ? Character($0) : "?" })
+        return "\"" + cleaned + "\""
     }
 
     private static func judge(_ instance: STOWInstance, _ response: STOWResponse, status: Int) -> STOWInstanceResult {

@@ -178,10 +178,10 @@ final class IngestPipeline: StorageSCPDelegate {
             }
         } catch let error as InspectionError {
             spool.discard(slot)
-            logger.warning(
-                "C-STORE refused: invalid object",
-                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
-            )
+            var fields = meta.merging(["error": "\(error)"]) { $1 }
+            // Fault suite bug 1: how deep the refused object nests, for the operator.
+            if let depth = error.nestingDepth { fields["nesting_depth"] = "\(depth)" }
+            logger.warning("C-STORE refused: invalid object", metadata: LogEvent.objectRefused.metadata(fields))
             if case .sopClassMismatch = error {
                 return StoreResponse(status: .dataSetDoesNotMatchSOPClass, errorComment: "SOP class differs from command")
             }

@@ -14,6 +14,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var ready: Bool? = nil
     /// Loops that have not ticked their heartbeat in time (empty when healthy).
     public var staleLoops: [String]? = nil
+    /// Settings changed in the file that only a restart applies (after a SIGHUP; empty when the
+    /// running configuration is the file's).
+    public var restartPending: [String]? = nil
     /// The Prometheus endpoint, when enabled.
     public var metrics: Endpoint? = nil
     /// Certificates the daemon uses, soonest expiry first (issue 5 fills them in).
@@ -154,6 +157,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case deadLetters = "dead_letters"
         case ready
         case staleLoops = "stale_loops"
+        case restartPending = "restart_pending"
         case metrics
         case certificates
         case studyHolds = "study_holds"

@@ -114,6 +114,9 @@ struct Status: ParsableCommand {
         }
         print("dead letters \(report.deadLetters ?? 0)")
         if let stale = report.staleLoops, !stale.isEmpty { print("STALLED loops: \(stale.joined(separator: ", "))") }
+        if let pending = report.restartPending, !pending.isEmpty {
+            print("restart required to apply: \(pending.joined(separator: ", "))")
+        }
         if let metrics = report.metrics { print("metrics http://\(metrics.address):\(metrics.port)/metrics") }
         print()
         var rows: [[String]] = []

@@ -107,6 +107,57 @@ final class STOWClientPeerTests: XCTestCase {
         XCTAssertEqual(states([results[2]], attempt: 3), ["dead(cannot_understand)"])
     }
 
+    /// A remote that answers in the Native DICOM Model (PS3.19) whatever it was asked: read per
+    /// instance like DICOM JSON, for a 200 and for a 202 with a Failed SOP Sequence.
+    func testXMLResponseIsJudgedPerInstance() async throws {
+        let instances = try Part10Fixture.instances(4, in: directory.url)
+        let uids = instances.map(\.sopInstanceUID)
+        let xml = [("Content-Type", "application/dicom+xml")]
+        peer = try ScriptedHTTPPeer(script: [
+            .respond(status: 200, headers: xml, body: NativeDICOMFixture.stowBody(uids: Array(uids[0..<2]), warnings: [uids[1]: 0xB000])),
+            .respond(
+                status: 202, headers: [("Content-Type", "text/xml; charset=utf-8")],
+                body: NativeDICOMFixture.stowBody(uids: Array(uids[2..<4]), failures: [uids[3]: 0xA900])),
+        ])
+        let stow = client(maxInstances: 2)
+        let results = await stow.store(instances)
+        await stow.shutdown()
+        XCTAssertEqual(peer.requests.map(\.sopInstanceUIDs), [Array(uids[0..<2]), Array(uids[2..<4])])
+        XCTAssertEqual(states(results), ["delivered", "delivered", "delivered", "dead(dataset_mismatch)"])
+        XCTAssertEqual(results[1].outcome, .delivered(status: DIMSEStatus(0xB000)))
+    }
+
+    /// A remote that lies (200 with an HTML page, with XML that names other instances, or with
+    /// a DTD-borne entity): nothing is marked delivered, every instance is deferred with backoff,
+    /// and the other requests of the attempt still go (the failure is not the remote's health).
+    func testUnreadableXMLResponsesDeferAndNeverDeliver() async throws {
+        let instances = try Part10Fixture.instances(6, in: directory.url)
+        let uids = instances.map(\.sopInstanceUID)
+        let entity = "<!DOCTYPE NativeDicomModel [<!ENTITY u \"\(uids[4])\">]>"
+            + NativeDICOMFixture.stowBody(uids: [uids[4], uids[5]])
+                .replacingOccurrences(of: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", with: "")
+                .replacingOccurrences(of: ">\(uids[4])<", with: ">&u;<")
+        peer = try ScriptedHTTPPeer(script: [
+            .respond(status: 200, headers: [("Content-Type", "text/html")], body: "<html>stored, probably</html>"),
+            .respond(
+                status: 200, headers: [("Content-Type", "application/dicom+xml")],
+                body: NativeDICOMFixture.stowBody(uids: ["9.9.9", uids[3]])),
+            .respond(status: 200, headers: [("Content-Type", "application/dicom+xml")], body: entity),
+        ])
+        let stow = client(maxInstances: 2)
+        let results = await stow.store(instances)
+        await stow.shutdown()
+        XCTAssertEqual(peer.requests.count, 3)
+        let deferred = "deferred(unparsable_response,5)"
+        XCTAssertEqual(states(results), [deferred, deferred, deferred, "delivered", deferred, deferred])
+        XCTAssertEqual(
+            results[0].outcome,
+            .failed(.unparsableResponse, status: nil, detail: "HTTP 200: response Content-Type \"text/html\" is neither DICOM JSON nor DICOM XML"))
+        XCTAssertEqual(
+            results[2].outcome, .failed(.unparsableResponse, status: nil, detail: "HTTP 200: instance missing from the response"))
+        XCTAssertEqual(results[4].outcome, .failed(.unparsableResponse, status: nil, detail: "HTTP 200: response body is not DICOM XML"))
+    }
+
     func testStallTimesOutAndDefers() async throws {
         peer = try ScriptedHTTPPeer(script: [.stall])
         let stow = client(read: 1)

@@ -152,11 +152,19 @@ final class ListenerTests: XCTestCase {
         XCTAssertEqual(try client.readPDU(timeout: 5)?.type, 0x07)
     }
 
-    func testOversizedPDULengthIsAbortedWithoutBuffering() throws {
+    func testOversizedPDULengthIsRefusedWithoutBuffering() throws {
+        // Announces a 4 GB A-ASSOCIATE-RQ: refused at once from the header alone, with
+        // A-ASSOCIATE-RJ 1/3/2 (PreAssociationLimitTests has the details).
         let client = try RawDICOMClient(port: fixture.port)
-        // Announces a 4 GB A-ASSOCIATE-RQ: refused at once from the header alone.
         try client.send([0x01, 0, 0xFF, 0xFF, 0xFF, 0xF0])
-        XCTAssertEqual(try client.readPDU(timeout: 5)?.type, 0x07)
+        let reply = try client.readPDU(timeout: 5)
+        XCTAssertEqual(reply?.type, 0x03)
+        XCTAssertEqual(reply.map { Array($0.body.suffix(3)) }, [1, 3, 2])
+        // A P-DATA-TF announcing more than the negotiated maximum is an A-ABORT.
+        let associated = try RawDICOMClient(port: fixture.port)
+        XCTAssertTrue(try associated.requestAssociation(calledAE: "RADRELAY", callingAE: "STORESCU").isAccepted)
+        try associated.send([0x04, 0, 0xFF, 0xFF, 0xFF, 0xF0])
+        XCTAssertEqual(try associated.readPDU(timeout: 5)?.type, 0x07)
     }
 
     func testListenerKeepsServingAfterHostileInput() throws {

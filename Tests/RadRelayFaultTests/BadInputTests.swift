@@ -89,6 +89,9 @@ final class BadInputTests: FaultTestCase {
             ("A-ASSOCIATE-RQ on an established association", true, associateRQ),
             ("64 bytes of garbage", false, [UInt8](repeating: 0xAB, count: 64)),
         ]
+        // An A-ASSOCIATE-RQ longer than the 64 KiB the listener accepts is a well-formed PDU it
+        // will not take (PS3.8 sets no maximum): A-ASSOCIATE-RJ 1/3/2 from its header alone.
+        let overlong = ["A-ASSOCIATE-RQ announcing 4 GB", "A-ASSOCIATE-RQ announcing 2 MB"]
         var results: [String] = []
         for (name, associateFirst, bytes) in cases {
             let client = try RawDICOMClient(port: daemon.port)
@@ -99,7 +102,11 @@ final class BadInputTests: FaultTestCase {
             }
             try? client.send(bytes)
             let got = answer(client)
-            XCTAssertTrue(got == .aborted || got == .closed, "\(name): expected A-ABORT or close, got \(got)")
+            if overlong.contains(name) {
+                XCTAssertEqual(got, .other(0x03), "\(name): expected A-ASSOCIATE-RJ, got \(got)")
+            } else {
+                XCTAssertTrue(got == .aborted || got == .closed, "\(name): expected A-ABORT or close, got \(got)")
+            }
             results.append("\(name): \(got)")
             client.close()
             try assertStillServing(name)
@@ -194,23 +201,27 @@ final class BadInputTests: FaultTestCase {
     }
 
     /// Sequences nested `depth` levels deep (each level 16 bytes, properly closed). Valid DICOM
-    /// has no depth limit, so acceptance is allowed; a crash (stack overflow in a recursive
-    /// parser) is not.
+    /// has no depth limit; the gateway accepts up to `DICOMFileInspector.maxNestingDepth` (64)
+    /// levels and refuses deeper ones with 0xC000 before DCMTK's recursive parser sees them.
     func testDeepNesting() throws {
-        try deepNesting(depths: [10, 100, 1_000], case: "bad input: deep nesting (up to 1 000 levels)")
+        try deepNesting(depths: [10, 64, 65, 100, 1_000], case: "bad input: deep nesting (up to 1 000 levels)")
     }
 
     /// DCMTK's parser recurses once per level; ~10 000 levels of nested undefined-length
-    /// sequences (160 KB) overflow the stack of the validating thread and kill the daemon.
+    /// sequences (160 KB) used to overflow the stack of the validating thread and kill the daemon
+    /// (fault suite bug 1). The non-recursive pre-scan refuses them with 0xC000 first.
     func testDeepNestingBeyondTheParsersStack() throws {
-        try FaultSuite.knownBug("10 000 nested sequences (160 KB) crash radrelayd in DCMTK's recursive parser (SIGSEGV)")
         try deepNesting(depths: [3_000, 10_000, 100_000], case: "bad input: deep nesting (3 000 to 100 000 levels)")
     }
+
+    /// The nesting limit the daemon enforces (`DICOMFileInspector.maxNestingDepth`).
+    private static let nestingLimit = 64
 
     private func deepNesting(depths: [Int], case name: String) throws {
         try startDaemon()
         var outcomes: [String] = []
         var acknowledged = Set<String>()
+        var refused = 0
         let override = ProcessInfo.processInfo.environment["RADRELAY_FAULT_NEST_DEPTHS"]?
             .split(separator: ",").compactMap { Int($0) }
         for depth in override ?? depths {
@@ -228,8 +239,12 @@ final class BadInputTests: FaultTestCase {
             let status = try? session!.store(sopClassUID: RawDICOMClient.ctImageStorage, sopInstanceUID: uid, dataset: d.bytes)
             _ = try? session!.release()
             outcomes.append("depth \(depth): " + (status.map { String(format: "0x%04X", $0 ?? 0) } ?? "no response"))
-            XCTAssertTrue(status == 0x0000 || status == 0xC000, "depth \(depth): \(outcomes.last!)")
+            // Within the limit: a valid object, accepted. Beyond it: refused as "cannot
+            // understand" (never 0xA7xx, which a sender would retry forever).
+            let expected: UInt16 = depth <= Self.nestingLimit ? 0x0000 : 0xC000
+            XCTAssertEqual(status, expected, "depth \(depth): \(outcomes.last!)")
             if status == 0x0000 { acknowledged.insert(uid) }
+            if status == 0xC000 { refused += 1 }
             // No response: give a crashed daemon time to be reaped before judging.
             if status == nil { _ = daemon.waitForExit(timeout: 3) }
             if !daemon.isRunning {
@@ -240,6 +255,13 @@ final class BadInputTests: FaultTestCase {
                 break
             }
             try assertStillServing("nesting depth \(depth)")
+        }
+        if refused > 0 {
+            // The refusal is logged with a constant message and the depth in its metadata.
+            let log = (try? String(contentsOf: daemon.logURL, encoding: .utf8)) ?? ""
+            // The journal-style log upper-cases field names: NESTING_DEPTH=65.
+            XCTAssertTrue(log.uppercased().contains("NESTING_DEPTH=\(Self.nestingLimit + 1)"),
+                          "no nesting depth in the daemon's log\n\(daemon.failureContext())")
         }
         var expect = OutboxInvariants.Expectations()
         expect.acknowledged = acknowledged

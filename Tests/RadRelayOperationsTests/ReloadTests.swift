@@ -132,10 +132,18 @@ final class ReloadTests: OperationsTestCase {
         try daemon.notify.waitFor("STATUS naming the restart", timeout: 10) {
             $0.text.contains("restart required: gateway.max_associations,destinations.remote.port")
         }
+        // The status socket and radrelayctl say the same, for an admin who missed the log line.
+        let pending = try daemon.json("/status")["restart_pending"] as? [String]
+        XCTAssertEqual(pending?.first, "gateway.max_associations", "\(pending ?? [])")
+        let human = try daemon.ctl(["status"])
+        XCTAssertTrue(
+            human.output.contains("restart required to apply: gateway.max_associations, destinations.remote.port"),
+            human.output)
 
         // Back to the file the daemon started with: nothing waits for a restart any more.
         let reverted = try reload(daemon, original)
         XCTAssertEqual(field("RESTART_REQUIRED", in: reverted), "", reverted)
+        XCTAssertEqual(try daemon.json("/status")["restart_pending"] as? [String], [])
         XCTAssertEqual(field("APPLIED", in: reverted), applied, reverted)
     }
 

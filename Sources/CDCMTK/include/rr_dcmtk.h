@@ -92,6 +92,47 @@ int rr_inspect_file(const char *path, const char *transfer_syntax_hint, rr_inspe
  */
 int rr_is_storage_sop_class(const char *uid);
 
+/* MARK: - Nesting depth pre-scan (rr_depth_scan.cpp; fault suite bug 1) */
+
+/** Result codes of rr_scan_nesting_depth. */
+enum {
+    /** Every sequence closes within max_depth levels. */
+    RR_DEPTH_OK = 0,
+    /** A sequence opens deeper than max_depth; out->depth is max_depth + 1, out->offset its tag. */
+    RR_DEPTH_TOO_DEEP = 1,
+    /** The file cannot be opened or is not a regular file. */
+    RR_DEPTH_UNREADABLE = 2,
+    /** The element stream cannot be followed: it ends inside a header, value, sequence or item,
+     *  a value overruns its sequence or item, or an item or delimiter is out of place. */
+    RR_DEPTH_MALFORMED = 3,
+    RR_DEPTH_EXCEPTION = 4
+};
+
+/** What rr_scan_nesting_depth saw. */
+typedef struct rr_depth_scan {
+    /** Deepest sequence level reached (a top-level sequence is 1; encapsulated pixel data is one). */
+    uint32_t depth;
+    /** Where the walk stopped: the file offset of the element (for a deflated data set, the
+     *  meta header's size plus the offset in the inflated stream); 0 on RR_DEPTH_OK. */
+    uint64_t offset;
+    /** Elements, items and delimiters walked. */
+    uint64_t elements;
+} rr_depth_scan;
+
+/**
+ * Walks the data set's element stream without recursion (an explicit stack, at most
+ * 2 * max_depth + 1 frames) and stops at the first sequence nested deeper than max_depth:
+ * undefined- and defined-length sequences and items, UN of undefined length (CP-246) and
+ * encapsulated pixel data (one level; fragments are skipped) all count. Exists because DCMTK's
+ * parser recurses once per level and ~10 000 levels overflow the validating thread's stack, so
+ * this must run, and pass, before rr_inspect_file. Values are skipped, not read (plain files
+ * seek, deflated ones inflate through fixed buffers): memory does not grow with the file.
+ * Handles explicit and implicit VR little endian, explicit big endian and deflated explicit VR
+ * little endian; transfer_syntax_hint (may be NULL) is used only without a meta header.
+ */
+int rr_scan_nesting_depth(const char *path, const char *transfer_syntax_hint, uint32_t max_depth,
+                          rr_depth_scan *out, rr_error *error);
+
 /* MARK: - Attribute values for routing rules (rr_attributes.cpp; issue 4) */
 
 /** Receives the value of the attribute tags[index]: all its values joined by backslashes, as

@@ -17,6 +17,7 @@ extension DICOMFileInspector {
         attributes: [DICOMTag]
     ) throws(InspectionError) -> (object: InspectedObject, attributes: [DICOMTag: [String]]) {
         try? DCMTKRuntime.initialize()
+        try checkNestingDepth(path: path, transferSyntaxHint: transferSyntaxHint)
         let collector = AttributeCollector(tags: attributes)
         var raw = rr_inspection()
         var error = rr_error()

@@ -10,10 +10,24 @@ import RadRelayCore
 /// SOP Instance UIDs must be present, valid (PS3.5 §9.1) and, when given, equal to the expected
 /// values (the C-STORE command's Affected SOP Class/Instance UIDs, PS3.4 B.2.3).
 ///
-/// Memory: the dataset is held in memory while it is inspected.
+/// Before DCMTK sees the file, a non-recursive pre-scan walks its element stream and refuses
+/// sequences nested deeper than `maxNestingDepth` (`InspectionError.nestingTooDeep`): DCMTK's
+/// parser recurses once per level, and ~10 000 levels of a 160 KB data set overflow the
+/// validating thread's stack (fault suite bug 1, docs/reliability.md). An element stream the
+/// pre-scan cannot follow (truncated, a value overrunning its sequence) is refused as
+/// `parseFailed` without parsing it further.
+///
+/// Memory: the dataset is held in memory while it is inspected (values above 64 KiB stay on
+/// disk); the pre-scan itself reads only element headers.
 public enum DICOMFileInspector {
     /// The UID root of every UID the DICOM standard itself defines (PS3.5 §9.1).
     public static let standardUIDRoot = "1.2.840.10008."
+
+    /// The deepest sequence nesting accepted (a top-level sequence is level 1; encapsulated pixel
+    /// data counts as one level). PS3.5 §7.5 sets no limit; real objects rarely go beyond ~6
+    /// (SR content trees, RT structure sets), so 64 is generous, while DCMTK 3.6.7 crashes
+    /// somewhere between 5 000 and 10 000 levels on a blocking-pool thread's stack.
+    public static let maxNestingDepth = 64
 
     /// Loads and validates the file at `path`.
     ///
@@ -31,6 +45,7 @@ public enum DICOMFileInspector {
         expectedSOPInstance: String? = nil
     ) throws(InspectionError) -> InspectedObject {
         try? DCMTKRuntime.initialize()
+        try checkNestingDepth(path: path, transferSyntaxHint: transferSyntaxHint)
         var raw = rr_inspection()
         var error = rr_error()
         let code = rr_inspect_file(path, transferSyntaxHint, &raw, &error)
@@ -82,6 +97,24 @@ public enum DICOMFileInspector {
     /// DCMTK 3.6.7), while anything else is private.
     public static func isStandardUID(_ uid: String) -> Bool {
         uid.hasPrefix(standardUIDRoot)
+    }
+
+    /// Refuses a file whose sequences nest deeper than `limit`, or whose element stream cannot be
+    /// followed, without recursion (see the type's comment). Runs before every DCMTK parse of a
+    /// received file.
+    static func checkNestingDepth(
+        path: String,
+        transferSyntaxHint: String?,
+        limit: Int = maxNestingDepth
+    ) throws(InspectionError) {
+        var scan = rr_depth_scan()
+        var error = rr_error()
+        switch rr_scan_nesting_depth(path, transferSyntaxHint, UInt32(clamping: limit), &scan, &error) {
+        case Int32(RR_DEPTH_OK): return
+        case Int32(RR_DEPTH_TOO_DEEP): throw .nestingTooDeep(depth: Int(scan.depth), limit: limit)
+        case Int32(RR_DEPTH_UNREADABLE): throw .unreadable(String(cMessage: error))
+        default: throw .parseFailed(String(cMessage: error))
+        }
     }
 
     // MARK: - Helpers

@@ -17,6 +17,10 @@ public enum InspectionError: Error, Equatable, Sendable, CustomStringConvertible
     case sopClassMismatch
     /// The dataset's SOP Instance UID differs from the expected one (the SCP answers 0xC000).
     case sopInstanceMismatch
+    /// Sequences are nested deeper than `limit` (`DICOMFileInspector.maxNestingDepth`); `depth`
+    /// is the level at which the pre-scan stopped (limit + 1). Refused before DCMTK parses the
+    /// file, whose recursive parser would overflow its stack (fault suite bug 1). 0xC000.
+    case nestingTooDeep(depth: Int, limit: Int)
 
     /// A constant, PHI-free sentence per case.
     public var description: String {
@@ -28,6 +32,7 @@ public enum InspectionError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidUID: return "a SOP Class or SOP Instance UID is not a valid UID"
         case .sopClassMismatch: return "the SOP Class UID differs from the expected one"
         case .sopInstanceMismatch: return "the SOP Instance UID differs from the expected one"
+        case .nestingTooDeep: return "sequences are nested too deeply"
         }
     }
 
@@ -39,7 +44,15 @@ public enum InspectionError: Error, Equatable, Sendable, CustomStringConvertible
     public var detail: String? {
         switch self {
         case .unreadable(let reason), .parseFailed(let reason), .invalidUID(let reason): return reason
+        case .nestingTooDeep(let depth, let limit): return "nesting depth \(depth) exceeds \(limit)"
         default: return nil
         }
+    }
+
+    /// The nesting depth at which the pre-scan refused the file, for log metadata; nil for the
+    /// other cases.
+    public var nestingDepth: Int? {
+        if case .nestingTooDeep(let depth, _) = self { return depth }
+        return nil
     }
 }

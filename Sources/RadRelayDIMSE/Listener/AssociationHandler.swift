@@ -53,6 +53,8 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var association: AssociationInfo?
     private var acceptedContexts: [UInt8: (abstractSyntax: String, transferSyntax: String)] = [:]
     private var holdsLimiterSlot = false
+    /// Registered with the limiter as a connection without a complete A-ASSOCIATE-RQ.
+    private var awaitingRequestRegistered = false
     private var timer: Scheduled<Void>?
     /// Frames that arrived while the delegate was committing; processed after the response.
     private var pendingFrames: [PDUFrame] = []
@@ -76,11 +78,26 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         armTimer(context: context, seconds: configuration.acseTimeout, phase: "acse")
+        // Fault suite bug 3: connections without a complete A-ASSOCIATE-RQ are capped; past the
+        // cap the oldest one goes (see AssociationLimiter for the memory bound and the choice).
+        let limit = AssociationLimiter.pendingLimit(maxAssociations: configuration.maxAssociations)
+        let admission = limiter.connectionOpened(context.channel, limit: limit)
+        awaitingRequestRegistered = true
+        if let evicted = admission.evicted {
+            let meta: Logger.Metadata = ["pending": "\(admission.pending)", "limit": "\(limit)"]
+            if admission.saturationBegan {
+                logger.warning("Too many connections without an A-ASSOCIATE-RQ: closing the oldest", metadata: meta)
+            } else {
+                logger.debug("Too many connections without an A-ASSOCIATE-RQ: closing the oldest", metadata: meta)
+            }
+            evicted.close(promise: nil)
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        leavePending(context: context)
         if case .receivingDataSet(let store) = state { abandon(store) }
         if let association {
             if case .closing = state {} else { delegate.associationEnded(association, how: .connectionLost) }
@@ -91,7 +108,21 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let protocolError = error as? PDUProtocolError {
+        if let tooLong = error as? AssociateRequestTooLong, case .awaitingAssociateRequest = state {
+            leavePending(context: context)
+            // The delegate's rejection log cannot name the peer (the request was not parsed).
+            logger.notice(
+                "A-ASSOCIATE-RQ longer than accepted: rejected",
+                metadata: [
+                    "dicom_peer_ip": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+                    "pdu_length": "\(tooLong.length)", "limit": "\(tooLong.limit)",
+                ]
+            )
+            reject(context: context, info: nil, .requestTooLong, why: "A-ASSOCIATE-RQ longer than 64 KiB")
+        } else if error is AssociateRequestTooLong {
+            // A second A-ASSOCIATE-RQ on an established association: a protocol error anyway.
+            abort(context: context, reason: 6, why: "A-ASSOCIATE-RQ longer than 64 KiB on an association")
+        } else if let protocolError = error as? PDUProtocolError {
             abort(context: context, reason: protocolError.abortReason, why: protocolError.detail)
         } else {
             logger.debug("Connection error", metadata: ["error": "\(error)"])
@@ -118,6 +149,8 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
         do throws(PDUProtocolError) {
             switch (frame.type, state) {
             case (PDU.TypeCode.associateRequest.rawValue, .awaitingAssociateRequest):
+                // The request is complete: from here on `max_associations` bounds this connection.
+                leavePending(context: context)
                 try negotiate(AssociateRequest(parsing: &body), context: context)
             case (PDU.TypeCode.data.rawValue, .idle), (PDU.TypeCode.data.rawValue, .receivingCommand),
                 (PDU.TypeCode.data.rawValue, .receivingDataSet):
@@ -529,6 +562,12 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
             let pdu = PDUEncoder.abort(source: 2, reason: 0, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(pdu)).whenComplete { _ in context.close(promise: nil) }
         }
+    }
+
+    private func leavePending(context: ChannelHandlerContext) {
+        guard awaitingRequestRegistered else { return }
+        awaitingRequestRegistered = false
+        limiter.connectionLeftPending(context.channel)
     }
 
     private func releaseLimiterSlot() {

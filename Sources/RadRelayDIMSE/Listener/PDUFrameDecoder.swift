@@ -6,10 +6,19 @@ struct PDUFrame {
     var body: ByteBuffer
 }
 
+/// An A-ASSOCIATE-RQ announced a PDU-length above `PDUFrameDecoder.maxAssociateRequestLength`.
+struct AssociateRequestTooLong: Error, Equatable {
+    /// The PDU-length field (the body, header excluded).
+    var length: UInt32
+    /// The largest body length accepted.
+    var limit: Int
+}
+
 /// Splits the TCP byte stream into PDUs (PS3.8 §9.3: 1 byte type, 1 reserved, 4 bytes length).
 ///
 /// Lengths are bounded before anything is buffered, so a peer announcing a 4 GB PDU costs us
-/// nothing: A-ASSOCIATE-RQ may be at most `maxAssociateRequestLength`, P-DATA-TF at most
+/// nothing: A-ASSOCIATE-RQ may be at most `maxAssociateRequestLength` (body bytes; the listener
+/// passes `AssociationLimiter.maxAssociateRequestPDULength - 6`), P-DATA-TF at most
 /// `maxDataPDULength` (the length we announced plus headroom for peers that round up).
 struct PDUFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = PDUFrame
@@ -34,6 +43,12 @@ struct PDUFrameDecoder: ByteToMessageDecoder {
             throw PDUProtocolError(abortReason: 1, detail: "unrecognized PDU type")
         }
         guard Int(length) <= limit else {
+            // Decided from the 6-byte header, before any of the body is buffered. An over-long
+            // A-ASSOCIATE-RQ is answered A-ASSOCIATE-RJ by the handler (when it is the first
+            // PDU), everything else A-ABORT.
+            if type == PDU.TypeCode.associateRequest.rawValue {
+                throw AssociateRequestTooLong(length: length, limit: limit)
+            }
             throw PDUProtocolError(abortReason: 6, detail: "PDU length exceeds the negotiated maximum")
         }
         guard buffer.readableBytes >= 6 + Int(length) else { return .needMoreData }

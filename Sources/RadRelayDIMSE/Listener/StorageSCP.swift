@@ -67,7 +67,12 @@ public final class StorageSCP: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(
-                            PDUFrameDecoder(maxAssociateRequestLength: 1 << 20, maxDataPDULength: maxDataPDU)
+                            PDUFrameDecoder(
+                                // 64 KiB per request, and a capped number of such connections:
+                                // the pre-association memory bound (AssociationLimiter).
+                                maxAssociateRequestLength: AssociationLimiter.maxAssociateRequestPDULength - 6,
+                                maxDataPDULength: maxDataPDU
+                            )
                         )
                     )
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -103,6 +108,10 @@ public final class StorageSCP: Sendable {
 
     /// Associations currently holding a slot (accepted and not yet ended).
     public var activeAssociations: Int { limiter.active }
+
+    /// Connections that have not completed their A-ASSOCIATE-RQ yet (bounded; see
+    /// `AssociationLimiter`).
+    public var connectionsAwaitingAssociation: Int { limiter.pendingConnections }
 
     private func track(_ channel: any Channel) {
         let key = ObjectIdentifier(channel)

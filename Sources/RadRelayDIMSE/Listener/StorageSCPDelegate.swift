@@ -44,6 +44,13 @@ public struct AssociationRejection: Sendable, Equatable, CustomStringConvertible
     /// 1/1/2: rejected-permanent, service-user, application-context-name-not-supported.
     public static let applicationContextNotSupported = AssociationRejection(result: 1, source: 1, reason: 2)
 
+    /// 1/3/2: rejected-permanent, service-provider (presentation), local-limit-exceeded: the
+    /// A-ASSOCIATE-RQ is longer than the listener accepts (64 KiB). PS3.8 §9.3.2 sets no maximum
+    /// for this PDU, so an over-long one is not an invalid PDU (A-ABORT, PS3.8 §9.2 Evt19) but a
+    /// request this acceptor cannot take (AE-6: A-ASSOCIATE-RJ); permanent, because the same
+    /// request would be refused again.
+    public static let requestTooLong = AssociationRejection(result: 1, source: 3, reason: 2)
+
     public var description: String { "\(result)/\(source)/\(reason)" }
 }
 

@@ -81,6 +81,7 @@ extension Daemon {
         report.disk = diskStatus(configuration.gateway)
         report.ready = operations.isReady && !(report.disk?.low ?? false)
         report.staleLoops = operations.heartbeats.staleLoops()
+        report.restartPending = operations.restartPending.withLockedValue { $0 }
         if let address = operations.metricsAddress {
             report.metrics = .init(address: address.ipAddress ?? "", port: address.port ?? 0)
         }
