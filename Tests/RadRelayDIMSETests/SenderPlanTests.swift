@@ -54,12 +54,67 @@ final class SenderPlanTests: XCTestCase {
         XCTAssertEqual(contexts[1].transferSyntax, "1.2.3.39.2")
     }
 
+    // MARK: - Reusing an open association
+
+    func testAnObjectInASyntaxNeverProposedRenegotiates() {
+        var plan = PresentationContextPlan()
+        plan.note(sopClass: ct, transferSyntax: explicitLE)
+        let proposed = Set(plan.contexts())
+        XCTAssertEqual(decision(ct, explicitLE, proposed), .reuse)
+        XCTAssertEqual(decision(ct, implicitLE, proposed), .reuse, "the fallbacks are always proposed")
+        XCTAssertEqual(decision(ct, jpegLS, proposed), .renegotiate, "not decompressed onto Explicit VR LE")
+        XCTAssertEqual(decision(sr, explicitLE, proposed), .renegotiate, "a class never proposed")
+    }
+
+    func testTheRenegotiatedPlanKeepsTheFallbacksAndEarlierSyntaxes() {
+        var plan = PresentationContextPlan()
+        plan.note(sopClass: ct, transferSyntax: explicitLE)
+        plan.note(sopClass: ct, transferSyntax: jpegLS)
+        XCTAssertEqual(
+            pairs(plan), [[verification, implicitLE], [ct, jpegLS], [ct, explicitLE], [ct, implicitLE]],
+            "the remote can still choose uncompressed")
+    }
+
+    func testAlternatingSyntaxesRenegotiateOnce() {
+        var plan = PresentationContextPlan()
+        var proposed: Set<PresentationContextPlan.Context> = []
+        var associations = 0
+        for syntax in [explicitLE, jpegLS, explicitLE, jpegLS, implicitLE, jpegLS] {
+            // As SCUSession.send: decide, note the object, then associate with the plan.
+            let renegotiate = decision(ct, syntax, proposed) == .renegotiate
+            plan.note(sopClass: ct, transferSyntax: syntax)
+            if renegotiate {
+                proposed = Set(plan.contexts())
+                associations += 1
+            }
+        }
+        XCTAssertEqual(associations, 2)
+    }
+
+    func testADeclinedSyntaxDoesNotRenegotiateAgain() {
+        // The remote declined (ct, jpegLS) on this association; it was proposed, so the object
+        // is converted to the accepted uncompressed syntax instead of reconnecting each time.
+        var plan = PresentationContextPlan()
+        plan.note(sopClass: ct, transferSyntax: jpegLS)
+        XCTAssertEqual(decision(ct, jpegLS, Set(plan.contexts())), .reuse)
+    }
+
+    func testNoOpenAssociationProposedNothing() {
+        XCTAssertEqual(decision(ct, explicitLE, []), .renegotiate)
+    }
+
     func testDCMTKTimeoutsAreWholeSecondsRoundedUp() {
         XCTAssertEqual(DICOMSenderConfiguration.dcmtkSeconds(0.2), 1)
         XCTAssertEqual(DICOMSenderConfiguration.dcmtkSeconds(1), 1)
         XCTAssertEqual(DICOMSenderConfiguration.dcmtkSeconds(2.5), 3)
         XCTAssertEqual(DICOMSenderConfiguration.dcmtkSeconds(.infinity), 1)
         XCTAssertEqual(DICOMSenderConfiguration.dcmtkSeconds(1e12), Int32.max)
+    }
+
+    private func decision(
+        _ sopClass: String, _ syntax: String, _ proposed: Set<PresentationContextPlan.Context>
+    ) -> PresentationContextPlan.Decision {
+        PresentationContextPlan.decision(forSOPClass: sopClass, transferSyntax: syntax, proposed: proposed)
     }
 
     private func pairs(_ plan: PresentationContextPlan) -> [[String]] {

@@ -97,6 +97,48 @@ final class SenderTests: XCTestCase {
         XCTAssertTrue(["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"].contains(inspected.transferSyntaxUID))
     }
 
+    // MARK: - Mixed transfer syntaxes on one sender
+
+    func testJPEGLSAfterAnUncompressedObjectRenegotiatesInsteadOfDecompressing() async throws {
+        let objects = try mixedStream()
+        let peer = try startPeer()
+        let sender = DICOMSender(configuration: try configuration(port: peer.port))
+        var outcomes: [SendOutcome] = []
+        for object in objects { outcomes.append(await sender.send(object)) }
+        await sender.shutdown()
+
+        XCTAssertEqual(outcomes, Array(repeating: .delivered(status: .success), count: objects.count), peer.log())
+        let received = try receivedSyntaxes(peer)
+        for object in objects {
+            XCTAssertEqual(received[object.sopInstanceUID], object.transferSyntaxUID, "each object as stored")
+        }
+        XCTAssertEqual(
+            occurrences(of: "Association Acknowledged", in: peer.log()), 2,
+            "one renegotiation for JPEG-LS, then both syntaxes share the association")
+    }
+
+    func testJPEGLSAfterAnUncompressedObjectIsDecompressedWhenTheRemoteDeclinesIt() async throws {
+        let objects = try mixedStream()
+        let peer = try startPeer(acceptAllTransferSyntaxes: false)
+        let sender = DICOMSender(configuration: try configuration(port: peer.port))
+        var outcomes: [SendOutcome] = []
+        for object in objects { outcomes.append(await sender.send(object)) }
+        await sender.shutdown()
+
+        XCTAssertEqual(outcomes, Array(repeating: .delivered(status: .success), count: objects.count), peer.log())
+        let uncompressed = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+        for syntax in try receivedSyntaxes(peer).values { XCTAssertTrue(uncompressed.contains(syntax), syntax) }
+        XCTAssertEqual(
+            occurrences(of: "Association Acknowledged", in: peer.log()), 2,
+            "JPEG-LS is asked for once; once declined it does not trigger another association")
+        let sent = try DecodedPixelData.byUID(
+            files: objects.map { URL(fileURLWithPath: $0.path) }, scratch: directory.file("decoded-sent"))
+        let arrived = try DecodedPixelData.byUID(
+            files: peer.receivedFiles(), scratch: directory.file("decoded-received"))
+        XCTAssertEqual(arrived.count, objects.count)
+        for (uid, digest) in sent { XCTAssertEqual(arrived[uid]?.sha256, digest.sha256, "lossless: \(uid)") }
+    }
+
     func testParallelSendersToTwoPeers() async throws {
         let peers = [try startPeer(), try startPeer()]
         let outcomes = try await withThrowingTaskGroup(of: [SendOutcome].self) { group in
@@ -216,6 +258,30 @@ final class SenderTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// Five CT slices alternating Explicit VR LE and JPEG-LS lossless, uncompressed first.
+    private func mixedStream() throws -> [OutgoingObject] {
+        let slices = try DICOMFixtures.ctSlices(5, in: try directory.subdirectory("mixed"))
+        return try slices.enumerated().map { index, slice in
+            guard index % 2 == 1 else { return try DICOMFixtures.outgoing(slice) }
+            let compressed = directory.file("jls-\(index).dcm")
+            let run = try ProcessRunner.run("/usr/bin/dcmcjpls", [slice.path, compressed.path], timeout: 30)
+            guard run.exitCode == 0 else { throw HarnessError(run.output) }
+            let object = try DICOMFixtures.outgoing(compressed)
+            XCTAssertEqual(object.transferSyntaxUID, "1.2.840.10008.1.2.4.80")
+            return object
+        }
+    }
+
+    /// The stored transfer syntax of each received file, by SOP Instance UID.
+    private func receivedSyntaxes(_ peer: StoreSCPProcess) throws -> [String: String] {
+        var syntaxes: [String: String] = [:]
+        for file in peer.receivedFiles() {
+            let inspected = try DICOMFileInspector.inspect(path: file.path)
+            syntaxes[inspected.sopInstanceUID.value] = inspected.transferSyntaxUID
+        }
+        return syntaxes
+    }
 
     private func startPeer(acceptAllTransferSyntaxes: Bool = true, extraArguments: [String] = []) throws
         -> StoreSCPProcess

@@ -130,4 +130,49 @@ final class CompressionTests: EndToEndTestCase {
             fallbacks.contains { $0.contains("reason=verification_failed") }, fallbacks.joined(separator: "\n"))
         XCTAssertTrue(fallbacks.contains { $0.contains("fallbacks_total=2") }, fallbacks.joined(separator: "\n"))
     }
+
+    /// A pass-through destination fed a mixed stream on one association: an uncompressed slice
+    /// first, then JPEG-LS and uncompressed slices alternating. Each arrives in the syntax it was
+    /// received in: the open association, negotiated for the uncompressed slice, is renegotiated
+    /// for JPEG-LS rather than the JPEG-LS slices being decompressed.
+    func testMixedStreamKeepsEachObjectsSyntaxOnAnOpenAssociation() throws {
+        let series = try SharedTestData.shared.ctSeries100().prefix(4)
+        let compressedDirectory = try temp.subdirectory("jpeg-ls")
+        let files = try series.files.enumerated().map { index, file -> URL in
+            guard index % 2 == 1 else { return file }
+            let compressed = compressedDirectory.appendingPathComponent(file.lastPathComponent)
+            let run = try ProcessRunner.run("/usr/bin/dcmcjpls", [file.path, compressed.path], timeout: 60)
+            guard run.exitCode == 0 else { throw HarnessError(run.output) }
+            return compressed
+        }
+        let remote = try orthanc("remote")
+        let config = try makeConfig(remotePort: remote.dicomPort, associations: 1)
+        let daemon = try makeDaemon(config)
+
+        // The first delivery opens the association (idle release 60 s) before the rest arrive.
+        try storeOrFail([files[0]], to: daemon)
+        try waitForAllDelivered(1, daemon: daemon, timeout: 60)
+        // pynetdicom proposes exactly the files' (class, syntax) pairs, so the JPEG-LS slices
+        // arrive as JPEG-LS (it exits 0 on failure too: the delivered count below is the check).
+        let rest = try ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-m", "pynetdicom", "storescu", "-aec", "RADRELAY", "-cx", "127.0.0.1", String(daemon.port)]
+                + files.dropFirst().map(\.path),
+            timeout: 60)
+        XCTAssertEqual(rest.exitCode, 0, rest.output + daemon.failureContext())
+        try waitForAllDelivered(files.count, daemon: daemon, timeout: 60)
+
+        let jpegLS = "1.2.840.10008.1.2.4.80"
+        let digests = try stored(remote)
+        XCTAssertEqual(Set(digests.keys), series.uids)
+        for (index, uid) in series.digests.map(\.sopInstanceUID).enumerated() {
+            let digest = try XCTUnwrap(digests[uid])
+            if index % 2 == 1 {
+                XCTAssertEqual(digest.transferSyntaxUID, jpegLS, "slice \(index) kept its compression")
+            } else {
+                XCTAssertNotEqual(digest.transferSyntaxUID, jpegLS, "slice \(index) as received")
+            }
+            XCTAssertEqual(digest.sha256, series.pixelHashes[uid], "slice \(index): pixels differ")
+        }
+    }
 }

@@ -4,13 +4,14 @@ import RadRelayCore
 /// One outbound DICOM Storage SCU association to one destination (PS3.4 Annex B, PS3.7 §9.1.1),
 /// driven by DCMTK on a dedicated OS thread.
 ///
-/// Requests run one at a time, in call order. The open association is reused while it has an
-/// accepted presentation context for the next object's SOP class (in the file's transfer syntax,
-/// or an uncompressed one the shim can convert to); otherwise it is released and a new one
-/// proposes that class with the file's syntax, Explicit VR LE and Implicit VR LE as separate
-/// contexts, plus Verification and the classes sent recently. After `idleRelease` seconds
-/// without work the association is released. After any transport failure it is aborted and the
-/// next request connects again.
+/// Requests run one at a time, in call order. The open association is reused when it was
+/// negotiated with the next object's SOP class in the file's transfer syntax; otherwise it is
+/// released and a new one proposes that class with the file's syntax, Explicit VR LE and Implicit
+/// VR LE as separate contexts, plus Verification and the classes (with every syntax) sent
+/// recently. An object is converted to an uncompressed syntax only when the remote declined its
+/// own syntax on the association it goes out on, so a mixed stream keeps its compression
+/// (`PresentationContextPlan.decision`). After `idleRelease` seconds without work the association
+/// is released. After any transport failure it is aborted and the next request connects again.
 ///
 /// Outcomes keep DCMTK's two channels apart (CONVENTIONS §8): a response status maps by its
 /// PS3.7 category (success and warning, including 0xBxxx, are delivered; failures by

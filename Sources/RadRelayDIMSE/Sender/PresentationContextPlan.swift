@@ -3,12 +3,15 @@
 /// The object at hand comes first: its SOP class with its own transfer syntax, then Explicit VR
 /// Little Endian, then Implicit VR Little Endian, each as a separate context so the peer can pick
 /// (it can accept only one syntax per context). Verification is always proposed, ahead of the
-/// rest so it cannot fall off the end. The classes sent recently follow, so a study mixing, say,
-/// CT and SR objects does not renegotiate at every switch. At most 128 contexts, the protocol's
-/// limit (odd context IDs 1–255).
+/// rest so it cannot fall off the end. The classes sent recently follow, each with every stored
+/// syntax seen for it plus the two uncompressed fallbacks, so a stream mixing, say, SR and CT
+/// objects, or uncompressed and JPEG-LS CT images, does not renegotiate at every switch. At most
+/// 128 contexts, the protocol's limit (odd context IDs 1–255).
+///
+/// `decision(forSOPClass:transferSyntax:proposed:)` is the rule for reusing an open association.
 struct PresentationContextPlan {
     /// A proposed context: one abstract syntax, one transfer syntax.
-    struct Context: Equatable {
+    struct Context: Hashable {
         var abstractSyntax: String
         var transferSyntax: String
     }
@@ -47,5 +50,39 @@ struct PresentationContextPlan {
             result += ordered.map { Context(abstractSyntax: sopClass, transferSyntax: $0) }
         }
         return result
+    }
+}
+
+// MARK: - Reusing an open association
+
+extension PresentationContextPlan {
+    /// What to do with the open association before sending an object on it.
+    enum Decision: Equatable {
+        /// Send on the open association: as stored when the remote accepted the object's
+        /// (class, syntax) context, else converted to an accepted uncompressed syntax, else the
+        /// send fails with "no presentation context accepted".
+        case reuse
+        /// Release it and negotiate a new association whose plan includes the object's class and
+        /// syntax.
+        case renegotiate
+    }
+
+    /// The renegotiation rule. A remote accepts a context only in a syntax we proposed for it
+    /// (PS3.8 §9.3.2.2, §9.3.3.2), so "this association has no context in the object's syntax"
+    /// means one of two things:
+    ///
+    /// - we proposed (class, syntax) on it and the remote declined: asking again gets the same
+    ///   answer, so reuse; the shim decompresses to the uncompressed syntax the remote accepted,
+    ///   losslessly, exactly as on a fresh association;
+    /// - we never proposed it (the association was negotiated for earlier objects, say
+    ///   uncompressed ones, or before a reload switched the destination to JPEG-LS): a new
+    ///   association could carry the object as stored, so renegotiate rather than silently
+    ///   decompress it.
+    ///
+    /// `proposed` is every context the open association was negotiated with, accepted or not.
+    /// Because a new plan proposes every syntax seen for a class, a stream alternating between
+    /// syntaxes renegotiates once, not at every switch.
+    static func decision(forSOPClass sopClass: String, transferSyntax: String, proposed: Set<Context>) -> Decision {
+        proposed.contains(Context(abstractSyntax: sopClass, transferSyntax: transferSyntax)) ? .reuse : .renegotiate
     }
 }

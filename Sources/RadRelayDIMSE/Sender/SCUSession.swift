@@ -10,6 +10,9 @@ final class SCUSession {
     private let progress: ProgressBox?
     private let logger: Logger
     private var plan = PresentationContextPlan()
+    /// Every context the open association was negotiated with (accepted or declined); empty when
+    /// none is open. See `PresentationContextPlan.decision`.
+    private var proposed: Set<PresentationContextPlan.Context> = []
 
     init(configuration: DICOMSenderConfiguration, onProgress: (@Sendable (Int) -> Void)?, logger: Logger) {
         var error = rr_error()
@@ -44,11 +47,18 @@ final class SCUSession {
     /// Whether an association is open now.
     var isAssociated: Bool { rr_scu_is_associated(scu) != 0 }
 
-    /// One C-STORE, on the open association when it can carry the object, else on a new one.
+    /// One C-STORE, on the open association when it was negotiated with the object's class and
+    /// syntax, else on a new one that proposes them (`PresentationContextPlan.decision`): an
+    /// object is decompressed only when the remote itself declined its syntax.
     func send(_ object: OutgoingObject) -> SendOutcome {
         if rr_scu_drop_if_peer_closed(scu) != 0,
-            rr_scu_can_send(scu, object.sopClassUID, object.transferSyntaxUID) == 0
+            PresentationContextPlan.decision(
+                forSOPClass: object.sopClassUID, transferSyntax: object.transferSyntaxUID, proposed: proposed)
+                == .renegotiate
         {
+            logger.debug(
+                "renegotiating for the object's transfer syntax",
+                metadata: ["sopClass": "\(object.sopClassUID)", "transferSyntax": "\(object.transferSyntaxUID)"])
             release()
         }
         plan.note(sopClass: object.sopClassUID, transferSyntax: object.transferSyntaxUID)
@@ -100,6 +110,7 @@ final class SCUSession {
     /// Negotiates a new association with the plan's contexts; the failure outcome, or nil.
     private func associate() -> SendOutcome? {
         let contexts = plan.contexts()
+        proposed = []
         // DCMTK copies these into its own parameters: the C strings only have to outlive the call.
         let strings = contexts.map { (strdup($0.abstractSyntax), strdup($0.transferSyntax)) }
         defer {
@@ -107,14 +118,15 @@ final class SCUSession {
                 free($0.0); free($0.1)
             }
         }
-        let proposed = strings.map { rr_presentation_context(abstract_syntax: $0.0, transfer_syntax: $0.1) }
+        let requested = strings.map { rr_presentation_context(abstract_syntax: $0.0, transfer_syntax: $0.1) }
         var result = rr_net_result()
-        _ = proposed.withUnsafeBufferPointer { rr_scu_associate(scu, $0.baseAddress, $0.count, &result) }
+        _ = requested.withUnsafeBufferPointer { rr_scu_associate(scu, $0.baseAddress, $0.count, &result) }
         guard result.kind == Int32(RR_NET_OK.rawValue) else {
             let outcome = SendOutcome(result)
             logger.debug("association failed", metadata: ["outcome": "\(outcome)"])
             return outcome
         }
+        proposed = Set(contexts)
         logger.debug("association established", metadata: ["proposedContexts": "\(contexts.count)"])
         return nil
     }

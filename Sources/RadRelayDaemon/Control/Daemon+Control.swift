@@ -334,16 +334,6 @@ extension Daemon {
 extension Daemon {
     /// The same sender settings the destination's workers use, for `echo`.
     func senderConfiguration(for destination: Configuration.Destination) -> DICOMSenderConfiguration {
-        DICOMSenderConfiguration(
-            host: destination.host,
-            port: destination.port,
-            calledAE: destination.aeTitle,
-            callingAE: destination.callingAETitle,
-            connectTimeout: destination.timeouts.connect,
-            acseTimeout: destination.timeouts.acse,
-            dimseTimeout: destination.timeouts.dimse,
-            idleRelease: destination.timeouts.idle,
-            tls: destination.tls.map(DICOMTLSSettings.make)
-        )
+        DICOMSenderConfiguration(destination: destination)
     }
 }

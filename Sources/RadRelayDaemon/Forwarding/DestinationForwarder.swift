@@ -197,17 +197,7 @@ final class DestinationForwarder: Sendable {
         }
         return DICOMTransport(
             sender: DICOMSender(
-                configuration: DICOMSenderConfiguration(
-                    host: destination.host,
-                    port: destination.port,
-                    calledAE: destination.aeTitle,
-                    callingAE: destination.callingAETitle,
-                    connectTimeout: destination.timeouts.connect,
-                    acseTimeout: destination.timeouts.acse,
-                    dimseTimeout: destination.timeouts.dimse,
-                    idleRelease: destination.timeouts.idle,
-                    tls: destination.tls.map(DICOMTLSSettings.make)  // issue 5
-                ),
+                configuration: DICOMSenderConfiguration(destination: destination),
                 onProgress: { bytes in pacer.onWire(bytes) },
                 logger: logger
             )
