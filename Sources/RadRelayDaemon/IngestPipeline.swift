@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 import RadRelayConfig
 import RadRelayCore
@@ -140,41 +141,104 @@ final class IngestPipeline: StorageSCPDelegate {
     }
 
     func completeStore(_ object: ReceivedObject) async -> StoreResponse {
-        let started = ContinuousClock.now
-        let response = await completeStoreUnmetered(object)
-        GatewayMetrics.storeResponse(response.status)
-        GatewayMetrics.ingestDuration(ContinuousClock.now - started)
-        if response.status.rawValue == 0 { GatewayMetrics.bytesReceived(object.fileSize) }
-        return response
+        await withCheckedContinuation { continuation in
+            complete(object) { continuation.resume(returning: $0) }
+        }
     }
 
-    private func completeStoreUnmetered(_ object: ReceivedObject) async -> StoreResponse {
+    /// The listener's entry point: the whole path runs on one blocking-pool thread —
+    /// validate → fsync → rename → submit to the batcher, which commits on that same thread when
+    /// no other commit is in flight — and the promise is completed from there, so the only
+    /// hand-offs per object are event loop → pool and back (docs/benchmarks.md).
+    func completeStore(_ object: ReceivedObject, eventLoop: any EventLoop) -> EventLoopFuture<StoreResponse> {
+        let promise = eventLoop.makePromise(of: StoreResponse.self)
+        complete(object) { promise.succeed($0) }
+        return promise.futureResult
+    }
+
+    /// Runs the C-STORE completion on the blocking pool and calls `done` exactly once with the
+    /// response, after the commit covering the object (or after refusing it).
+    private func complete(_ object: ReceivedObject, done: @escaping @Sendable (StoreResponse) -> Void) {
+        let started = ContinuousClock.now
+        let finish: @Sendable (StoreResponse) -> Void = { response in
+            GatewayMetrics.storeResponse(response.status)
+            GatewayMetrics.ingestDuration(ContinuousClock.now - started)
+            if response.status.rawValue == 0 { GatewayMetrics.bytesReceived(object.fileSize) }
+            done(response)
+        }
+        // Validation and fsync block: run them on the blocking pool, never on the event loop
+        // or Swift's cooperative pool (DESIGN §3).
+        blockingPool.submit { [self] poolState in
+            guard case .active = poolState else {
+                if let slot = slots.withLockedValue({ $0.removeValue(forKey: object.path) }) { spool.discard(slot) }
+                finish(StoreResponse(status: .outOfResources, errorComment: "gateway cannot store the object"))
+                return
+            }
+            switch prepare(object) {
+            case .respond(let response):
+                finish(response)
+            case .commit(let ingest, let pending):
+                // Commits here when no other commit is in flight (this is a blocking-pool
+                // thread); else the thread already committing calls back.
+                batcher.submit(ingest, commitOnCallingThread: true) { [self] outcome in
+                    switch outcome {
+                    case .success(let result):
+                        FaultPoint.hit("ingest-after-commit-before-response")  // issue 7: test builds only
+                        if result.allDuplicates {
+                            _ = spool.remove(relative: pending.slot.finalRelativePath)
+                        }
+                        // Committed: the response goes out first, the logs and wake-ups follow.
+                        finish(StoreResponse(status: .success))
+                        committed(result, pending)
+                    case .failure(let error):
+                        finish(commitFailed(error, slot: pending.slot, meta: pending.meta))
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `prepare` leaves for after the commit.
+    private struct PendingStore: Sendable {
+        var slot: SpoolSlot
+        var meta: Logger.Metadata
+        var decision: RoutingDecision
+        var studyUID: String
+        var sopInstanceUID: String
+    }
+
+    private enum Prepared: Sendable {
+        case respond(StoreResponse)
+        case commit(IngestRequest, PendingStore)
+    }
+
+    /// Everything before the commit, on a blocking-pool thread: validation overlapped with the
+    /// file's write-back, fsync, rename, routing, quota. Returns the refusal, or the request to
+    /// commit.
+    private func prepare(_ object: ReceivedObject) -> Prepared {
         guard let slot = slots.withLockedValue({ $0.removeValue(forKey: object.path) }) else {
-            return StoreResponse(status: .processingFailure, errorComment: "internal error: unknown spool file")
+            return .respond(StoreResponse(status: .processingFailure, errorComment: "internal error: unknown spool file"))
         }
         let request = object.request
         var meta: Logger.Metadata = [
             "association": "\(request.association.id)",
             "dicom_calling_aet": "\(request.association.callingAE)",
         ]
-        // Validation and fsync block: run them on the blocking pool, never on the event loop
-        // or Swift's cooperative pool (DESIGN §3).
         let inspected: InspectedObject
         let attributes: [DICOMTag: [String]]
         let routing = policy.withLockedValue { $0.router }
         do {
-            (inspected, attributes) = try await blockingPool.runIfActive { [spool] in
+            // The directory fsync after the rename is batched: the batcher syncs the spool
+            // directory once per group commit, before the transaction (FIELD-NOTES). The file's
+            // write-back starts before validation and the fsync waits for it after.
+            (inspected, attributes) = try spool.makeDurable(slot, syncDirectory: false) {
                 // One parse validates the object and reads what the routing rules test (issue 4).
-                let result = try DICOMFileInspector.inspect(
+                try DICOMFileInspector.inspect(
                     path: object.path,
                     expectedSOPClass: request.sopClassUID,
                     expectedSOPInstance: request.sopInstanceUID,
                     attributes: Array(routing.requiredTags)
                 )
-                // The directory fsync after the rename is batched: the batcher syncs the spool
-                // directory once per group commit, before the transaction (FIELD-NOTES).
-                try spool.makeDurable(slot, syncDirectory: false)
-                return result
             }
         } catch let error as InspectionError {
             spool.discard(slot)
@@ -183,16 +247,16 @@ final class IngestPipeline: StorageSCPDelegate {
             if let depth = error.nestingDepth { fields["nesting_depth"] = "\(depth)" }
             logger.warning("C-STORE refused: invalid object", metadata: LogEvent.objectRefused.metadata(fields))
             if case .sopClassMismatch = error {
-                return StoreResponse(status: .dataSetDoesNotMatchSOPClass, errorComment: "SOP class differs from command")
+                return .respond(StoreResponse(status: .dataSetDoesNotMatchSOPClass, errorComment: "SOP class differs from command"))
             }
-            return StoreResponse(status: .cannotUnderstand, errorComment: error.statusComment)
+            return .respond(StoreResponse(status: .cannotUnderstand, errorComment: error.statusComment))
         } catch {
             spool.discard(slot)
             logger.error(
                 "C-STORE refused: cannot make object durable",
                 metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
             )
-            return StoreResponse(status: .outOfResources, errorComment: "gateway cannot store the object")
+            return .respond(StoreResponse(status: .outOfResources, errorComment: "gateway cannot store the object"))
         }
 
         // The study UID keys study tracking and priority inheritance. Missing or invalid, it is
@@ -203,7 +267,7 @@ final class IngestPipeline: StorageSCPDelegate {
                 "C-STORE refused: invalid object",
                 metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "missing or invalid Study Instance UID"]) { $1 })
             )
-            return StoreResponse(status: .cannotUnderstand, errorComment: "missing or invalid Study Instance UID")
+            return .respond(StoreResponse(status: .cannotUnderstand, errorComment: "missing or invalid Study Instance UID"))
         }
 
         let facts = ObjectFacts(
@@ -221,16 +285,15 @@ final class IngestPipeline: StorageSCPDelegate {
         guard !decision.destinations.isEmpty else {
             spool.discard(slot)
             logger.error("C-STORE refused: no route matches this object", metadata: LogEvent.objectRefused.metadata(meta))
-            return StoreResponse(status: .notAuthorized, errorComment: "no route for this object")
+            return .respond(StoreResponse(status: .notAuthorized, errorComment: "no route for this object"))
         }
-        if let full = await destinationOverQuota(decision) {
+        if let full = destinationOverQuota(decision) {
             spool.discard(slot)
             meta["destination"] = "\(full)"
             logger.warning(
                 "C-STORE refused: destination backlog over its quota", metadata: LogEvent.objectRefused.metadata(meta))
-            return StoreResponse(status: .outOfResources, errorComment: "destination backlog over quota")
+            return .respond(StoreResponse(status: .outOfResources, errorComment: "destination backlog over quota"))
         }
-        let result: IngestResult
         do {
             var ingest = IngestRequest(
                 spoolPath: slot.finalRelativePath,
@@ -250,21 +313,33 @@ final class IngestPipeline: StorageSCPDelegate {
             ingest.holdUntilStable = decision.heldUntilStable  // issue 4
             ingest.routeProfiles = decision.normalization
             FaultPoint.hit("ingest-after-fsync-before-commit")  // issue 7: test builds only
-            result = try await batcher.submit(ingest)
-        } catch {
-            spool.discard(slot)
-            logger.error(
-                "C-STORE refused: outbox commit failed",
-                metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
+            return .commit(
+                ingest,
+                PendingStore(
+                    slot: slot, meta: meta, decision: decision, studyUID: studyText,
+                    sopInstanceUID: inspected.sopInstanceUID.value
+                )
             )
-            return StoreResponse(status: .outOfResources, errorComment: "gateway cannot queue the object")
+        } catch {
+            return .respond(commitFailed(error, slot: slot, meta: meta))
         }
-        FaultPoint.hit("ingest-after-commit-before-response")  // issue 7: test builds only
-        if result.allDuplicates {
-            _ = spool.remove(relative: slot.finalRelativePath)
-        }
+    }
+
+    private func commitFailed(_ error: any Error, slot: SpoolSlot, meta: Logger.Metadata) -> StoreResponse {
+        spool.discard(slot)
+        logger.error(
+            "C-STORE refused: outbox commit failed",
+            metadata: LogEvent.objectRefused.metadata(meta.merging(["error": "\(error)"]) { $1 })
+        )
+        return StoreResponse(status: .outOfResources, errorComment: "gateway cannot queue the object")
+    }
+
+    /// After the commit and the success response (on the thread that ran the commit): logs and
+    /// the wake-up of the destinations' forwarders.
+    private func committed(_ result: IngestResult, _ pending: PendingStore) {
+        var meta = pending.meta
         let queued = Set(result.outcomes.filter { $0.value.queuedSomething }.map(\.key))
-        meta["destinations"] = "\(decision.destinations.keys.sorted().joined(separator: ","))"
+        meta["destinations"] = "\(pending.decision.destinations.keys.sorted().joined(separator: ","))"
         meta["queued"] = "\(queued.count)"
         for destination in result.corrections {
             // An alert (issue 4): journal priority 3 and a counter, since the PACS will never know.
@@ -276,10 +351,9 @@ final class IngestPipeline: StorageSCPDelegate {
         }
         // Issue 6: what a person following one study in the journal needs — STUDY_KEY always,
         // the UIDs only when logging.log_uids (the journal handler drops them otherwise).
-        let studyUID = inspected.studyInstanceUID ?? ""
-        meta["study_key"] = "\(StudyKey.make(studyUID))"
-        meta["study_uid"] = "\(studyUID)"
-        meta["sop_instance_uid"] = "\(inspected.sopInstanceUID.value)"
+        meta["study_key"] = "\(StudyKey.make(pending.studyUID))"
+        meta["study_uid"] = "\(pending.studyUID)"
+        meta["sop_instance_uid"] = "\(pending.sopInstanceUID)"
         meta["dimse_status"] = "0x0000"
         logger.info("Object stored", metadata: LogEvent.objectStored.metadata(meta))
         for (destination, outcome) in result.outcomes.sorted(by: { $0.key < $1.key }) {
@@ -295,17 +369,16 @@ final class IngestPipeline: StorageSCPDelegate {
             }
         }
         if !queued.isEmpty { onQueued(queued) }
-        return StoreResponse(status: .success)
     }
 
     /// The first destination of `decision` whose pending backlog has reached its quota (issue 4),
     /// so a dead destination refuses new work for itself instead of filling the disk for all.
-    private func destinationOverQuota(_ decision: RoutingDecision) async -> String? {
+    private func destinationOverQuota(_ decision: RoutingDecision) -> String? {
         let (quotas, pending) = policy.withLockedValue { ($0.backlogQuotas, $0.pendingBytes) }
         let capped = decision.destinations.keys.filter { quotas[$0] != nil }.sorted()
         guard !capped.isEmpty, let pending else { return nil }
-        // A SQLite read: on the blocking pool, like every other file and database access here.
-        guard let backlog = try? await blockingPool.runIfActive({ try pending() }) else { return nil }
+        // A SQLite read: called on the blocking pool, like every other file and database access here.
+        guard let backlog = try? pending() else { return nil }
         return capped.first { backlog[$0, default: 0] >= quotas[$0]! }
     }
 }

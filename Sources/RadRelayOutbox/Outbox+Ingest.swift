@@ -132,13 +132,14 @@ extension Outbox {
         db: Database
     ) throws -> Plan {
         let uid = request.sopInstanceUID.value
-        if let row = try db.row(
-            """
-            SELECT id, instance_id, state, delivered_at FROM delivery
-            WHERE destination = ? AND sop_instance_uid = ? AND sha256 = ?
-            """,
-            [destination, uid, request.sha256]
-        ) {
+        // One index seek (the UNIQUE (destination, sop_instance_uid, sha256) index, by its
+        // prefix) answers both questions: is this exact content known, and is the UID known with
+        // other content (a correction)? Usually no row at all; a few when corrections were sent.
+        let rows = try db.rows(
+            "SELECT id, instance_id, state, delivered_at, sha256 FROM delivery WHERE destination = ? AND sop_instance_uid = ?",
+            [destination, uid]
+        )
+        if let row = rows.first(where: { ($0["sha256"] as String) == request.sha256 }) {
             let id: Int64 = row["id"]
             let rawState: String = row["state"]
             guard let state = DeliveryState(rawValue: rawState) else {
@@ -150,12 +151,7 @@ extension Outbox {
             }
             return .requeue(deliveryID: id, previousInstanceID: row["instance_id"])
         }
-        let known: Bool =
-            try db.value(
-                "SELECT EXISTS (SELECT 1 FROM delivery WHERE destination = ? AND sop_instance_uid = ?)",
-                [destination, uid]
-            ) ?? false
-        return .insert(known ? .correction : .queued)
+        return .insert(rows.isEmpty ? .queued : .correction)
     }
 
     private static func insertInstance(

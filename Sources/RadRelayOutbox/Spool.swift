@@ -91,6 +91,35 @@ public struct Spool: Sendable {
         if syncDirectory { try self.syncDirectory() }
     }
 
+    /// `makeDurable(_:syncDirectory:)` with `work` (validation) overlapped with the file's
+    /// write-back: the `.part` file's dirty pages are submitted to the disk first
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), then `work` runs, then
+    /// the fsync waits for what is still in flight, then the rename (and the directory fsync).
+    /// The durable order is unchanged — nothing is renamed before `work` succeeded and the file
+    /// was fsynced; if `work` throws, nothing is renamed and the caller discards the slot. The
+    /// early write-back only starts I/O; the fsync alone decides durability.
+    public func makeDurable<T>(
+        _ slot: SpoolSlot,
+        syncDirectory: Bool = true,
+        overlapping work: () throws -> T
+    ) throws -> T {
+        let fd = try POSIX.open(slot.partPath, O_RDONLY)
+        let result: T
+        do {
+            // Best effort: a failure here is the fsync's to report.
+            _ = startWriteback(fd, 0, 0, 2)  // SYNC_FILE_RANGE_WRITE
+            result = try work()
+            try POSIX.fsync(fd, path: slot.partPath)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        Glibc.close(fd)
+        try POSIX.rename(slot.partPath, slot.finalPath)
+        if syncDirectory { try self.syncDirectory() }
+        return result
+    }
+
     /// Fsyncs `spool/`, making every rename into it so far durable. One call covers any number
     /// of renames, which is what lets a group commit pay for one directory flush.
     public func syncDirectory() throws(FileSystemError) {
@@ -140,3 +169,8 @@ public struct Spool: Sendable {
         try POSIX.regularFiles(in: incomingDirectory).map { incomingDirectory + "/" + $0 }
     }
 }
+
+/// glibc's `sync_file_range(2)`, which the Glibc module hides behind `_GNU_SOURCE`. Plain integer
+/// arguments: the Swift and C calling conventions agree for them.
+@_silgen_name("sync_file_range")
+private func startWriteback(_ fd: Int32, _ offset: Int64, _ count: Int64, _ flags: UInt32) -> Int32

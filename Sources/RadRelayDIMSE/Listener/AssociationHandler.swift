@@ -474,11 +474,10 @@ final class AssociationHandler: ChannelInboundHandler, RemovableChannelHandler {
         // queue on us.
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let delegate = self.delegate
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask {
-            await delegate.completeStore(object)
-        }.whenSuccess { response in
-            let (handler, context) = loopBound.value
+        let loopBound = NIOLoopBound((self, context, store), eventLoop: context.eventLoop)
+        // The delegate completes the future from its own thread; one hop back to this loop.
+        delegate.completeStore(object, eventLoop: context.eventLoop).hop(to: context.eventLoop).whenSuccess { response in
+            let (handler, context, store) = loopBound.value
             handler.storeCommitted(response, store: store, context: context)
         }
     }

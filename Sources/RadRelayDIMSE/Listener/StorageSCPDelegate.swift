@@ -129,7 +129,18 @@ public protocol StorageSCPDelegate: AnyObject, Sendable {
     /// The data set arrived completely in `object.path`. Validate, make durable, commit, and
     /// return the status. The response is sent only when this returns (DESIGN §1.1).
     func completeStore(_ object: ReceivedObject) async -> StoreResponse
+    /// The same as `completeStore(_:)`, for the listener: the future completes with the status
+    /// to send (on any thread; the listener hops to `eventLoop`). A delegate that can finish the
+    /// work without Swift concurrency implements this to save the task hand-offs per object; the
+    /// default runs `completeStore(_:)` in a task.
+    func completeStore(_ object: ReceivedObject, eventLoop: any EventLoop) -> EventLoopFuture<StoreResponse>
     /// The data set will never complete (peer aborted, connection lost, write failed, too
     /// large): remove whatever was written at `path`.
     func abandonStore(_ request: StoreRequestInfo, path: String)
+}
+
+extension StorageSCPDelegate {
+    public func completeStore(_ object: ReceivedObject, eventLoop: any EventLoop) -> EventLoopFuture<StoreResponse> {
+        eventLoop.makeFutureWithTask { await self.completeStore(object) }
+    }
 }
