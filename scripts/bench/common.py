@@ -43,11 +43,13 @@ def build_release(products=("radrelayd", "radrelayctl", "radrelay-bench")):
 
 
 def check_no_fault_points(binary):
-    """Fault points (FaultPoints.swift) must be compiled out of a release build."""
+    """Fault points and stall points (FaultPoints.swift) must be compiled out of a release build."""
     with open(binary, "rb") as f:
-        if b"RADRELAY_FAULT_POINTS" in f.read():
-            raise SystemExit(f"{binary} contains fault-injection code: not a release build")
-    print(f"# {os.path.basename(binary)}: release build, no fault points compiled in")
+        content = f.read()
+    for marker in (b"RADRELAY_FAULT_POINTS", b"RADRELAY_FAULT_STALLS"):
+        if marker in content:
+            raise SystemExit(f"{binary} contains fault-injection code ({marker.decode()}): not a release build")
+    print(f"# {os.path.basename(binary)}: release build, no fault or stall points compiled in")
 
 
 def build_shim(workdir):
