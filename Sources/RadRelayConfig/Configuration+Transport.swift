@@ -3,24 +3,9 @@ import RadRelayCore
 // Issue 5: TLS on both sides and STOW-RS destinations. Kept out of Configuration.swift so the
 // sections other issues extend stay small.
 extension Configuration {
-    /// `gateway.tls`: the TLS listener's identity and who may connect to it.
-    public struct ServerTLS: Sendable, Equatable {
-        /// PEM certificate (chain) of the gateway; absolute path.
-        public var certificate: String
-        /// PEM private key of the certificate; absolute path.
-        public var privateKey: String
-        /// PEM bundle of the CAs whose client certificates are trusted; nil accepts none.
-        public var clientCA: String?
-        /// Refuse a TLS connection that presents no client certificate trusted by `clientCA`.
-        public var requireClientCertificate: Bool
-
-        public init(certificate: String, privateKey: String, clientCA: String? = nil, requireClientCertificate: Bool = false) {
-            self.certificate = certificate
-            self.privateKey = privateKey
-            self.clientCA = clientCA
-            self.requireClientCertificate = requireClientCertificate
-        }
-    }
+    /// `gateway.tls`: the TLS listener's identity and who may connect to it (shared with the
+    /// listener).
+    public typealias ServerTLS = ServerTLSSettings
 
     /// `destinations[].tls`: how we check the remote and, optionally, who we are to it.
     public struct ClientTLS: Sendable, Equatable {

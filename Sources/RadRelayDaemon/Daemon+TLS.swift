@@ -28,32 +28,13 @@ extension Daemon {
         logger: Logger
     ) throws -> TLSListener? {
         guard let port = gateway.tlsPort, let settings = gateway.tls else { return nil }
-        let tls = try ListenerTLS(Self.listenerSettings(settings))
-        var configuration = StorageSCPConfiguration(
-            host: gateway.bind,
-            port: port,
-            maxAssociations: gateway.maxAssociations,
-            acseTimeout: gateway.timeouts.acse,
-            dimseTimeout: gateway.timeouts.dimse,
-            idleTimeout: gateway.timeouts.idle,
-            maxPDULength: gateway.maxPDULength,
-            maxObjectSize: gateway.maxObjectSize,
-            acceptPrivateSOPClasses: gateway.acceptPrivateSOPClasses
-        )
+        let tls = try ListenerTLS(settings)
+        var configuration = StorageSCPConfiguration(gateway: gateway, port: port)
         configuration.tls = tls
         var logger = logger
         logger[metadataKey: "listener"] = "tls"
         let scp = StorageSCP(configuration: configuration, delegate: delegate, group: group, logger: logger, sharingLimitsWith: sibling)
         return TLSListener(scp: scp, tls: tls)
-    }
-
-    static func listenerSettings(_ settings: Configuration.ServerTLS) -> ListenerTLS.Settings {
-        ListenerTLS.Settings(
-            certificate: settings.certificate,
-            privateKey: settings.privateKey,
-            clientCA: settings.clientCA,
-            requireClientCertificate: settings.requireClientCertificate
-        )
     }
 
     /// Binds the TLS listener, if any, and logs its address.
@@ -75,7 +56,7 @@ extension Daemon {
     /// STOW-RS clients whenever a file changed.
     public func reloadTLS(_ gateway: Configuration.Gateway) throws {
         guard let tlsListener, let settings = gateway.tls else { return }
-        try tlsListener.tls.reload(Self.listenerSettings(settings))
+        try tlsListener.tls.reload(settings)
         logger.info("DICOM TLS certificate reloaded")
     }
 }
@@ -173,5 +154,25 @@ struct CertificateExpiryService: Service {
                 try? await Task.sleep(for: .seconds(12 * 3600))
             }
         }
+    }
+}
+
+// MARK: - Listener configuration
+
+extension StorageSCPConfiguration {
+    /// The listener settings of `gateway` on `port` (the plain port or `tls_port`): both
+    /// listeners share every limit and timeout.
+    init(gateway: Configuration.Gateway, port: Int) {
+        self.init(
+            host: gateway.bind,
+            port: port,
+            maxAssociations: gateway.maxAssociations,
+            acseTimeout: gateway.timeouts.acse,
+            dimseTimeout: gateway.timeouts.dimse,
+            idleTimeout: gateway.timeouts.idle,
+            maxPDULength: gateway.maxPDULength,
+            maxObjectSize: gateway.maxObjectSize,
+            acceptPrivateSOPClasses: gateway.acceptPrivateSOPClasses
+        )
     }
 }

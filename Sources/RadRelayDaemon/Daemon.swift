@@ -137,17 +137,7 @@ public final class Daemon: Sendable {
         )
         let gateway = configuration.gateway
         listener = StorageSCP(
-            configuration: StorageSCPConfiguration(
-                host: gateway.bind,
-                port: gateway.port,
-                maxAssociations: gateway.maxAssociations,
-                acseTimeout: gateway.timeouts.acse,
-                dimseTimeout: gateway.timeouts.dimse,
-                idleTimeout: gateway.timeouts.idle,
-                maxPDULength: gateway.maxPDULength,
-                maxObjectSize: gateway.maxObjectSize,
-                acceptPrivateSOPClasses: gateway.acceptPrivateSOPClasses
-            ),
+            configuration: StorageSCPConfiguration(gateway: gateway, port: gateway.port),
             delegate: pipeline,
             group: group,
             logger: logger

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
+import RadRelayCore
 
 /// DICOM TLS for the listener (PS3.15 B.1 "The Basic TLS Secure Transport Connection Profile",
 /// with the BCP 195 non-downgrading profile of PS3.15 B.9): TLS 1.2 or newer, only the
@@ -11,24 +12,8 @@ import NIOSSL
 /// The context can be replaced (`reload`) while the listener runs: new connections use the new
 /// certificate and key, established ones keep theirs.
 public final class ListenerTLS: Sendable {
-    /// Files and client-certificate policy.
-    public struct Settings: Sendable, Equatable {
-        /// PEM certificate chain of the gateway.
-        public var certificate: String
-        /// PEM private key.
-        public var privateKey: String
-        /// PEM bundle of trusted client CAs; nil asks for no client certificate.
-        public var clientCA: String?
-        /// Refuse clients without a certificate from `clientCA`.
-        public var requireClientCertificate: Bool
-
-        public init(certificate: String, privateKey: String, clientCA: String? = nil, requireClientCertificate: Bool = false) {
-            self.certificate = certificate
-            self.privateKey = privateKey
-            self.clientCA = clientCA
-            self.requireClientCertificate = requireClientCertificate
-        }
-    }
+    /// Files and client-certificate policy (shared with the configuration's `gateway.tls`).
+    public typealias Settings = ServerTLSSettings
 
     /// The TLS 1.2 suites of BCP 195 (RFC 7525 §4.2) that BoringSSL implements.
     public static let bcp195CipherSuites: [NIOTLSCipher] = [
